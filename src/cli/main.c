@@ -1,0 +1,34 @@
+/*
+ * The rubrica command: git-style groups of subcommands over librubrica.
+ * Each group lives in its own file in src/cli/ and is listed here.
+ */
+#include "cli/cli.h"
+
+#include "core/log.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef RUBRICA_VERSION
+#define RUBRICA_VERSION "0.1.0"
+#endif
+
+static const cli_command top_level[] = {
+    {"db", "database schema: migrate, status", NULL, NULL, cli_db_commands},
+    {"audit", "the hash-chained audit log: list, verify", NULL, NULL, cli_audit_commands},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    const char *level = getenv("RUBRICA_LOG");
+    rb_log_level parsed;
+    if (level != NULL && rb_log_parse_level(level, &parsed) == RB_OK)
+        rb_log_set_level(parsed);
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+        printf("rubrica %s (%s)\n", RUBRICA_VERSION, OpenSSL_version(OPENSSL_VERSION));
+        return CLI_EXIT_OK;
+    }
+    return cli_dispatch(top_level, "rubrica", argc - 1, argv + 1);
+}
