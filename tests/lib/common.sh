@@ -1,0 +1,51 @@
+# Shared by the integration tests (sourced, not run). Each check prints one
+# line, ok or FAIL, and is counted; the runner adds the counts up.
+# RUBRICA is the binary under test; WORK a scratch directory for this script.
+
+RUBRICA=${RUBRICA:-$(pwd)/build/rubrica}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/rubrica-it.XXXXXX")
+PASSED=0
+FAILED=0
+export RUBRICA_KEY_PASS=${RUBRICA_KEY_PASS:-integration-test-passphrase}
+
+_record() { # status description
+  if [ "$1" -eq 0 ]; then
+    PASSED=$((PASSED + 1)); echo "  ok   $2"
+  else
+    FAILED=$((FAILED + 1)); echo "  FAIL $2"
+    [ -s "$WORK/last.out" ] && sed 's/^/       | /' "$WORK/last.out" | tail -n 15
+  fi
+}
+
+# ok DESC CMD...: passes when CMD exits 0.
+ok() {
+  local desc=$1; shift
+  "$@" >"$WORK/last.out" 2>&1
+  _record $? "$desc"
+}
+
+# fails DESC CMD...: passes when CMD exits non-zero.
+fails() {
+  local desc=$1; shift
+  if "$@" >"$WORK/last.out" 2>&1; then _record 1 "$desc (expected failure)"; else _record 0 "$desc"; fi
+}
+
+# contains DESC NEEDLE CMD...: passes when CMD's output (stdout+stderr) contains NEEDLE.
+contains() {
+  local desc=$1 needle=$2; shift 2
+  "$@" >"$WORK/last.out" 2>&1
+  grep -qF -- "$needle" "$WORK/last.out"
+  _record $? "$desc"
+}
+
+# same DESC A B: passes when the two strings are equal.
+same() {
+  [ "$2" = "$3" ] && _record 0 "$1" || { echo "expected [$3] got [$2]" >"$WORK/last.out"; _record 1 "$1"; }
+}
+
+finish() {
+  echo "$(basename "$0" .sh): $PASSED passed, $FAILED failed"
+  [ -n "${RESULTS:-}" ] && echo "$PASSED $FAILED" >>"$RESULTS"
+  rm -rf "$WORK"
+  [ "$FAILED" -eq 0 ]
+}
