@@ -29,6 +29,67 @@ static const rb_migration migrations[] = {
      " at_ms BIGINT NOT NULL,"
      " signer TEXT NOT NULL,"
      " signature {blob} NOT NULL);"},
+    {2, "certification authority",
+     /* The provider's own keys and certificates: root and issuing CAs, the
+      * OCSP responder and the time-stamping unit. */
+     "CREATE TABLE authorities ("
+     " name TEXT PRIMARY KEY,"
+     " role TEXT NOT NULL CHECK (role IN ('root', 'issuing', 'ocsp', 'tsa')),"
+     " issuer TEXT NOT NULL,"
+     " key_ref TEXT NOT NULL,"
+     " subject TEXT NOT NULL,"
+     " serial TEXT NOT NULL,"
+     " not_before_ms BIGINT NOT NULL,"
+     " not_after_ms BIGINT NOT NULL,"
+     " created_ms BIGINT NOT NULL,"
+     " cert_der {blob} NOT NULL);"
+     /* Subscriber certificates. serial is upper-case hex without colons. */
+     "CREATE TABLE certificates ("
+     " serial TEXT PRIMARY KEY,"
+     " issuer TEXT NOT NULL REFERENCES authorities (name),"
+     " profile TEXT NOT NULL,"
+     " subject TEXT NOT NULL,"
+     " subject_id TEXT,"
+     " spki_sha256 TEXT NOT NULL,"
+     " fields TEXT NOT NULL,"
+     " not_before_ms BIGINT NOT NULL,"
+     " not_after_ms BIGINT NOT NULL,"
+     " issued_ms BIGINT NOT NULL,"
+     " status TEXT NOT NULL CHECK (status IN ('valid', 'suspended', 'revoked')),"
+     " revoked_ms BIGINT,"
+     " reason INTEGER,"
+     " legal_cause TEXT,"
+     " invalidity_ms BIGINT,"
+     " hold_until_ms BIGINT,"
+     " replaces TEXT,"
+     " publish INTEGER NOT NULL DEFAULT 0,"
+     " der {blob} NOT NULL);"
+     "CREATE INDEX certificates_status ON certificates (issuer, status);"
+     "CREATE INDEX certificates_spki ON certificates (spki_sha256);"
+     "CREATE INDEX certificates_subject ON certificates (subject);"
+     "CREATE INDEX certificates_subject_id ON certificates (subject_id);"
+     /* Every lifecycle event, tied to the audit record that logged it. */
+     "CREATE TABLE cert_events ("
+     " audit_seq BIGINT PRIMARY KEY,"
+     " serial TEXT NOT NULL REFERENCES certificates (serial),"
+     " at_ms BIGINT NOT NULL,"
+     " event TEXT NOT NULL,"
+     " detail TEXT NOT NULL);"
+     "CREATE INDEX cert_events_serial ON cert_events (serial);"
+     /* The last CRL of each CA; crl_number only ever grows. */
+     "CREATE TABLE crls ("
+     " issuer TEXT PRIMARY KEY REFERENCES authorities (name),"
+     " crl_number BIGINT NOT NULL,"
+     " this_update_ms BIGINT NOT NULL,"
+     " next_update_ms BIGINT NOT NULL,"
+     " der {blob} NOT NULL);"
+     /* Pre-signed OCSP responses. A lifecycle change deletes the row in its
+      * own transaction, so the next query is answered from the new status. */
+     "CREATE TABLE ocsp_responses ("
+     " serial TEXT PRIMARY KEY REFERENCES certificates (serial),"
+     " this_update_ms BIGINT NOT NULL,"
+     " next_update_ms BIGINT NOT NULL,"
+     " der {blob} NOT NULL);"},
 };
 
 const rb_migration *rb_schema_migrations(size_t *count)
