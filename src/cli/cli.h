@@ -66,5 +66,6 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...) RB_PRINTF(2, 3
 /* Each group's table, defined in its own file. */
 extern const cli_command cli_db_commands[];
 extern const cli_command cli_audit_commands[];
+extern const cli_command cli_id_commands[];
 
 #endif

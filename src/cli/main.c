@@ -17,6 +17,8 @@
 static const cli_command top_level[] = {
     {"db", "database schema: migrate, status", NULL, NULL, cli_db_commands},
     {"audit", "the hash-chained audit log: list, verify", NULL, NULL, cli_audit_commands},
+    {"id", "check national ID numbers (DNI, RUC, cédula, DUI, NIT ...)", NULL, NULL,
+     cli_id_commands},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

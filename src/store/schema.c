@@ -90,6 +90,20 @@ static const rb_migration migrations[] = {
      " this_update_ms BIGINT NOT NULL,"
      " next_update_ms BIGINT NOT NULL,"
      " der {blob} NOT NULL);"},
+    {3, "time-stamp tokens",
+     /* One row per RFC 3161 token issued, committed before the token is sent:
+      * the proof of what was stamped when. serial is upper-case hex, nonce
+      * hex (NULL when the request had none), token_sha256 the hash of the
+      * token's DER. */
+     "CREATE TABLE tsa_tokens ("
+     " serial TEXT PRIMARY KEY,"
+     " at_ms BIGINT NOT NULL,"
+     " policy TEXT NOT NULL,"
+     " hash_alg TEXT NOT NULL,"
+     " imprint {blob} NOT NULL,"
+     " nonce TEXT,"
+     " token_sha256 TEXT NOT NULL);"
+     "CREATE INDEX tsa_tokens_at ON tsa_tokens (at_ms);"},
 };
 
 const rb_migration *rb_schema_migrations(size_t *count)

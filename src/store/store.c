@@ -26,21 +26,38 @@ struct rb_store {
 
 static int is_postgres_url(const char *location)
 {
-    return strncmp(location, "postgres://", 11) == 0 ||
-           strncmp(location, "postgresql://", 13) == 0;
+    return strncmp(location, "postgres://", 11) == 0 || strncmp(location, "postgresql://", 13) == 0;
 }
 
-/* Copies a URL for display with the password (between ':' and '@') blanked. */
+/*
+ * Copies a URL for display with the password blanked: the one in the user
+ * information (between ':' and the last '@' before the path) and the value of
+ * a password= query parameter.
+ */
 static void describe_url(const char *url, char *out, size_t len)
 {
     const char *scheme_end = strstr(url, "://");
-    const char *at = strchr(url, '@');
-    const char *colon = scheme_end ? strchr(scheme_end + 3, ':') : NULL;
-    if (at != NULL && colon != NULL && colon < at) {
+    const char *authority = scheme_end ? scheme_end + 3 : url;
+    size_t span = strcspn(authority, "/?#");
+    const char *at = NULL;
+    for (size_t i = 0; i < span; i++)
+        if (authority[i] == '@')
+            at = authority + i;
+    const char *colon = at ? memchr(authority, ':', (size_t)(at - authority)) : NULL;
+    if (colon != NULL)
         snprintf(out, len, "%.*s:***%s", (int)(colon - url), url, at);
-        return;
+    else
+        snprintf(out, len, "%s", url);
+    char *query = strchr(out, '?');
+    char *password = query ? strstr(query, "password=") : NULL;
+    if (password != NULL && (password[-1] == '?' || password[-1] == '&')) {
+        char *value = password + strlen("password=");
+        size_t value_len = strcspn(value, "&#");
+        if (value_len > 0 && strlen(out) - value_len + 3 < len) {
+            memmove(value + 3, value + value_len, strlen(value + value_len) + 1);
+            memcpy(value, "***", 3);
+        }
     }
-    snprintf(out, len, "%s", url);
 }
 
 rb_status rb_store_open(const char *location, rb_store **out, rb_error *err)
@@ -56,9 +73,11 @@ rb_status rb_store_open(const char *location, rb_store **out, rb_error *err)
         describe_url(location, store->description, sizeof(store->description));
         status = rb_postgres_open(location, &store->impl, &store->ops, err);
     } else if (strstr(location, "://") != NULL) {
-        status = rb_fail(err, RB_EINVAL, NULL,
-                         "unsupported database URL '%s': use postgres://user@host/db or a file path",
-                         location);
+        describe_url(location, store->description, sizeof(store->description));
+        status =
+            rb_fail(err, RB_EINVAL, NULL,
+                    "unsupported database URL '%s': use postgres://user@host/db or a file path",
+                    store->description);
     } else {
         store->kind = RB_STORE_SQLITE;
         snprintf(store->description, sizeof(store->description), "sqlite:%s", location);

@@ -1,0 +1,208 @@
+/*
+ * Reading certificate records, and writing lifecycle events. Events go to the
+ * audit log and to cert_events in the caller's transaction; whatever the
+ * event, the certificate's cached OCSP response and its CA's CRL are marked
+ * stale in that same transaction, so relying parties see the change at once.
+ */
+#include "ca/ca.h"
+
+#include "audit/audit.h"
+#include "pki/x509util.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const status_names[] = {"valid", "suspended", "revoked"};
+
+const char *rb_cert_status_name(rb_cert_status status)
+{
+    return (unsigned)status < 3 ? status_names[status] : "unknown";
+}
+
+void rb_cert_record_clear(rb_cert_record *rec)
+{
+    if (rec == NULL)
+        return;
+    free(rec->subject);
+    free(rec->subject_id);
+    free(rec->fields);
+    free(rec->legal_cause);
+    free(rec->replaces);
+    free(rec->der);
+    memset(rec, 0, sizeof(*rec));
+}
+
+#define RECORD_COLUMNS                                                                             \
+    "serial, issuer, profile, subject, subject_id, fields, not_before_ms, not_after_ms, "        \
+    "issued_ms, status, revoked_ms, reason, legal_cause, invalidity_ms, hold_until_ms, "         \
+    "replaces, publish, der"
+
+static char *dup_or_null(rb_stmt *stmt, int col)
+{
+    return rb_stmt_is_null(stmt, col) ? NULL : strdup(rb_stmt_text(stmt, col));
+}
+
+static int64_t int_or_zero(rb_stmt *stmt, int col)
+{
+    return rb_stmt_is_null(stmt, col) ? 0 : rb_stmt_int64(stmt, col);
+}
+
+static rb_status read_record(rb_stmt *stmt, rb_cert_record *rec, rb_error *err)
+{
+    memset(rec, 0, sizeof(*rec));
+    snprintf(rec->serial, sizeof(rec->serial), "%s", rb_stmt_text(stmt, 0));
+    snprintf(rec->issuer, sizeof(rec->issuer), "%s", rb_stmt_text(stmt, 1));
+    snprintf(rec->profile, sizeof(rec->profile), "%s", rb_stmt_text(stmt, 2));
+    rec->subject = dup_or_null(stmt, 3);
+    rec->subject_id = dup_or_null(stmt, 4);
+    rec->fields = dup_or_null(stmt, 5);
+    rec->not_before_ms = rb_stmt_int64(stmt, 6);
+    rec->not_after_ms = rb_stmt_int64(stmt, 7);
+    rec->issued_ms = rb_stmt_int64(stmt, 8);
+    const char *status = rb_stmt_text(stmt, 9);
+    rec->status = strcmp(status, "revoked") == 0     ? RB_CERT_REVOKED
+                  : strcmp(status, "suspended") == 0 ? RB_CERT_SUSPENDED
+                                                     : RB_CERT_VALID;
+    rec->revoked_ms = int_or_zero(stmt, 10);
+    rec->reason = rb_stmt_is_null(stmt, 11) ? -1 : (int)rb_stmt_int64(stmt, 11);
+    rec->legal_cause = dup_or_null(stmt, 12);
+    rec->invalidity_ms = int_or_zero(stmt, 13);
+    rec->hold_until_ms = int_or_zero(stmt, 14);
+    rec->replaces = dup_or_null(stmt, 15);
+    rec->publish = (int)rb_stmt_int64(stmt, 16);
+    size_t len;
+    const uint8_t *der = rb_stmt_blob(stmt, 17, &len);
+    rec->der = malloc(len ? len : 1);
+    if (rec->der == NULL || rec->subject == NULL || rec->fields == NULL) {
+        rb_cert_record_clear(rec);
+        return rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    }
+    memcpy(rec->der, der, len);
+    rec->der_len = len;
+    return RB_OK;
+}
+
+rb_status rb_ca_get(rb_ctx *ctx, const char *serial, rb_cert_record *out, rb_error *err)
+{
+    char hex[RB_SERIAL_HEX_LEN];
+    rb_stmt *stmt;
+    int has_row;
+    rb_status s = rb_serial_normalise(serial, hex, err);
+    if (s == RB_OK)
+        s = rb_store_prepare(ctx->store,
+                             "SELECT " RECORD_COLUMNS " FROM certificates WHERE serial = $1", &stmt,
+                             err);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 1, hex);
+    if (s == RB_OK)
+        s = rb_stmt_step(stmt, &has_row, err);
+    if (s != RB_OK)
+        return s;
+    if (!has_row)
+        s = rb_fail(err, RB_ENOTFOUND, NULL, "no certificate with serial %s", hex);
+    else
+        s = read_record(stmt, out, err);
+    rb_stmt_reset(stmt);
+    return s;
+}
+
+rb_status rb_ca_list(rb_ctx *ctx, const rb_cert_filter *f,
+                     int (*fn)(const rb_cert_record *rec, void *arg), void *arg, rb_error *err)
+{
+    /* One statement with optional filters: a NULL parameter disables its condition. */
+    static const char sql[] =
+        "SELECT " RECORD_COLUMNS " FROM certificates WHERE"
+        " ($1 IS NULL OR ($1 = 'expired' AND not_after_ms < $6)"
+        "  OR ($1 <> 'expired' AND status = $1 AND ($1 <> 'valid' OR not_after_ms >= $6)))"
+        " AND ($2 IS NULL OR subject LIKE $2 OR subject_id LIKE $2)"
+        " AND ($3 IS NULL OR profile = $3)"
+        " AND ($4 = 0 OR publish = 1)"
+        " ORDER BY issued_ms DESC, serial LIMIT $5 OFFSET $7";
+    char pattern[300];
+    rb_stmt *stmt;
+    rb_status s = rb_store_prepare(ctx->store, sql, &stmt, err);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 1, f->status);
+    if (s == RB_OK && f->subject) {
+        snprintf(pattern, sizeof(pattern), "%%%s%%", f->subject);
+        s = rb_stmt_bind_text(stmt, 2, pattern);
+    } else if (s == RB_OK) {
+        s = rb_stmt_bind_null(stmt, 2);
+    }
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 3, f->profile);
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 4, f->published_only ? 1 : 0);
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 5, f->limit > 0 ? f->limit : INT32_MAX);
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 6, rb_ctx_now_ms(ctx));
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 7, f->offset > 0 ? f->offset : 0);
+    int has_row = 1;
+    while (s == RB_OK) {
+        s = rb_stmt_step(stmt, &has_row, err);
+        if (s != RB_OK || !has_row)
+            break;
+        rb_cert_record rec;
+        s = read_record(stmt, &rec, err);
+        int stop = s == RB_OK && fn(&rec, arg) != 0;
+        rb_cert_record_clear(&rec);
+        if (stop)
+            break;
+    }
+    rb_stmt_reset(stmt);
+    return s;
+}
+
+static rb_status exec_with_text(rb_ctx *ctx, const char *sql, const char *value, rb_error *err)
+{
+    rb_stmt *stmt;
+    rb_status s = rb_store_prepare(ctx->store, sql, &stmt, err);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 1, value);
+    if (s == RB_OK)
+        s = rb_stmt_run(stmt, err);
+    return s;
+}
+
+rb_status rb_ca_record_event(rb_ctx *ctx, const char *serial, const char *event, json_t *detail,
+                             rb_error *err)
+{
+    char action[64], object[64];
+    int64_t seq = 0;
+    snprintf(action, sizeof(action), "cert.%s", event);
+    snprintf(object, sizeof(object), "cert:%s", serial);
+    rb_status s = rb_audit_append(ctx, action, object, detail, &seq, err);
+    char *text = s == RB_OK ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    rb_stmt *stmt = NULL;
+    if (s == RB_OK)
+        s = rb_store_prepare(ctx->store,
+                             "INSERT INTO cert_events (audit_seq, serial, at_ms, event, detail) "
+                             "VALUES ($1, $2, $3, $4, $5)",
+                             &stmt, err);
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 1, seq);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 2, serial);
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 3, rb_ctx_now_ms(ctx));
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 4, event);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 5, text ? text : "{}");
+    if (s == RB_OK)
+        s = rb_stmt_run(stmt, err);
+    free(text);
+    /* A new certificate has no cached answer yet; any other event changes its status. */
+    if (s == RB_OK && strcmp(event, "issued") != 0)
+        s = exec_with_text(ctx, "DELETE FROM ocsp_responses WHERE serial = $1", serial, err);
+    if (s == RB_OK && strcmp(event, "issued") != 0)
+        s = exec_with_text(ctx,
+                           "UPDATE crls SET next_update_ms = 0 WHERE issuer = "
+                           "(SELECT issuer FROM certificates WHERE serial = $1)",
+                           serial, err);
+    return s;
+}

@@ -1,0 +1,257 @@
+/*
+ * Issuance from PKCS#10 requests. The CA never sees a subscriber's private
+ * key: it certifies a public key only after the request's signature proves
+ * possession. Every certificate is recorded with its issuance event and
+ * audit record in the same transaction, committed before it is returned.
+ */
+#include "ca/issuer.h"
+
+#include "audit/audit.h"
+#include "store/store.h"
+
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+rb_status rb_ca_open_issuer(rb_ctx *ctx, const char *ca_name, const rb_key_secret *secret,
+                            rb_issuer **out, rb_error *err)
+{
+    return rb_issuer_open(ctx, ca_name, secret, out, err);
+}
+
+void rb_ca_close_issuer(rb_issuer *issuer)
+{
+    rb_issuer_free(issuer);
+}
+
+rb_status rb_csr_parse(const uint8_t *data, size_t len, X509_REQ **out, rb_error *err)
+{
+    if (data == NULL || len == 0)
+        return rb_fail(err, RB_EINVAL, "RFC 2986", "the certificate request is empty");
+    if (len > RB_CSR_MAX_BYTES)
+        return rb_fail(err, RB_EINVAL, "RFC 2986", "the certificate request is larger than %d bytes",
+                       RB_CSR_MAX_BYTES);
+    X509_REQ *req = NULL;
+    static const char pem_marker[] = "-----BEGIN";
+    if (len >= sizeof(pem_marker) - 1 && memmem(data, len, pem_marker, sizeof(pem_marker) - 1)) {
+        BIO *bio = BIO_new_mem_buf(data, (int)len);
+        req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
+    } else {
+        const unsigned char *p = data;
+        req = d2i_X509_REQ(NULL, &p, (long)len);
+        if (req != NULL && p != data + len) {
+            X509_REQ_free(req);
+            req = NULL;
+        }
+    }
+    if (req == NULL)
+        return rb_fail_crypto(err, "the certificate request is not a PKCS#10 request in PEM or "
+                                   "DER (RFC 2986)");
+    EVP_PKEY *key = X509_REQ_get0_pubkey(req);
+    if (key == NULL || X509_REQ_verify(req, key) != 1) {
+        X509_REQ_free(req);
+        return rb_fail_crypto(err, "the certificate request's signature does not verify: it was "
+                                   "not signed by the key it asks to certify (proof of possession)");
+    }
+    *out = req;
+    return RB_OK;
+}
+
+/* A public key may be certified again only for the same subject. */
+static rb_status check_key_reuse(rb_ctx *ctx, const char *spki, const char *subject, rb_error *err)
+{
+    rb_stmt *stmt;
+    int has_row;
+    rb_status s = rb_store_prepare(ctx->store,
+                                   "SELECT serial, subject FROM certificates WHERE spki_sha256 = $1 "
+                                   "AND subject <> $2 LIMIT 1",
+                                   &stmt, err);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 1, spki);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 2, subject);
+    if (s == RB_OK)
+        s = rb_stmt_step(stmt, &has_row, err);
+    if (s == RB_OK && has_row)
+        s = rb_fail(err, RB_ECONFLICT, "key policy: one key, one subject",
+                    "this public key is already certified for another subject (certificate %s)",
+                    rb_stmt_text(stmt, 0));
+    if (stmt != NULL)
+        rb_stmt_reset(stmt);
+    return s;
+}
+
+typedef struct prepared {
+    X509_REQ *csr;
+    rb_subject subject;
+    const rb_profile *profile;
+    char spki[65];
+    char subject_text[1024];
+    X509 *cert;
+    char serial[RB_SERIAL_HEX_LEN];
+    int64_t not_before_ms, not_after_ms;
+} prepared;
+
+/* Validates the subject and validity for key and signs; shared by CSR and own-key issuance. */
+static rb_status prepare_key(rb_ctx *ctx, rb_issuer *issuer, const char *profile, json_t *fields,
+                             int days, EVP_PKEY *key, prepared *out, rb_error *err)
+{
+    const rb_jurisdiction *j = rb_issuer_get0_jurisdiction(issuer);
+    out->profile = rb_jurisdiction_profile(j, profile ? profile : "", err);
+    if (out->profile == NULL)
+        return RB_EINVAL;
+    if (days == 0)
+        days = out->profile->max_validity_days;
+    if (days < 1 || days > out->profile->max_validity_days)
+        return rb_fail(err, RB_EINVAL, "profile: max_validity_days",
+                       "a validity of %d days is outside 1..%d, the maximum of profile '%s' in %s",
+                       days, out->profile->max_validity_days, out->profile->name, j->name);
+    rb_status s = rb_check_public_key(key, err);
+    if (s == RB_OK)
+        s = rb_subject_build(j, out->profile, fields, &out->subject, err);
+    if (s == RB_OK)
+        s = rb_spki_sha256_hex(key, out->spki, err);
+    if (s == RB_OK) {
+        rb_name_text(out->subject.name, out->subject_text, sizeof(out->subject_text));
+        s = check_key_reuse(ctx, out->spki, out->subject_text, err);
+    }
+    out->not_before_ms = rb_ctx_now_ms(ctx) / 1000 * 1000;
+    out->not_after_ms = out->not_before_ms + (int64_t)days * 86400000;
+    if (s == RB_OK)
+        s = rb_issuer_sign(issuer, out->profile, &out->subject, key, out->not_before_ms,
+                           out->not_after_ms, &out->cert, out->serial, err);
+    return s;
+}
+
+static rb_status prepare_one(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_request *req,
+                             prepared *out, rb_error *err)
+{
+    rb_status s = rb_csr_parse(req->csr, req->csr_len, &out->csr, err);
+    if (s == RB_OK)
+        s = prepare_key(ctx, issuer, req->profile, req->fields, req->days,
+                        X509_REQ_get0_pubkey(out->csr), out, err);
+    return s;
+}
+
+static void prepared_clear(prepared *p)
+{
+    X509_REQ_free(p->csr);
+    X509_free(p->cert);
+    rb_subject_clear(&p->subject);
+}
+
+static rb_status record_one(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_request *req,
+                            prepared *p, rb_error *err)
+{
+    unsigned char *der = NULL;
+    int der_len = i2d_X509(p->cert, &der);
+    if (der_len <= 0)
+        return rb_fail_crypto(err, "cannot encode the certificate");
+    char *fields = json_dumps(p->subject.fields, JSON_COMPACT | JSON_SORT_KEYS);
+    rb_stmt *stmt;
+    rb_status s = rb_store_prepare(
+        ctx->store,
+        "INSERT INTO certificates (serial, issuer, profile, subject, subject_id, spki_sha256, "
+        "fields, not_before_ms, not_after_ms, issued_ms, status, replaces, publish, der) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'valid', $11, $12, $13)",
+        &stmt, err);
+    if (s == RB_OK && fields == NULL)
+        s = rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 1, p->serial);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 2, rb_issuer_get0_authority(issuer)->name);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 3, p->profile->name);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 4, p->subject_text);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 5, p->subject.subject_id[0] ? p->subject.subject_id : NULL);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 6, p->spki);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 7, fields);
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 8, p->not_before_ms);
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 9, p->not_after_ms);
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 10, rb_ctx_now_ms(ctx));
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 11, req->replaces);
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 12, req->publish ? 1 : 0);
+    if (s == RB_OK)
+        s = rb_stmt_bind_blob(stmt, 13, der, (size_t)der_len);
+    if (s == RB_OK)
+        s = rb_stmt_run(stmt, err);
+    OPENSSL_free(der);
+    free(fields);
+    if (s != RB_OK)
+        return s;
+    json_t *detail = json_pack("{s:s,s:s,s:s,s:I}", "profile", p->profile->name, "subject",
+                               p->subject_text, "ca", rb_issuer_get0_authority(issuer)->name,
+                               "not_after_ms", (json_int_t)p->not_after_ms);
+    if (req->replaces)
+        json_object_set_new(detail, "replaces", json_string(req->replaces));
+    s = rb_ca_record_event(ctx, p->serial, "issued", detail, err);
+    json_decref(detail);
+    if (s == RB_OK && req->supersede && req->replaces)
+        s = rb_ca_supersede_in_transaction(ctx, req->replaces, err);
+    return s;
+}
+
+rb_status rb_ca_issue(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_request *requests, size_t n,
+                      rb_issued *out, rb_error *err)
+{
+    prepared *work = calloc(n ? n : 1, sizeof(*work));
+    if (work == NULL)
+        return rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    rb_status s = RB_OK;
+    size_t i;
+    for (i = 0; s == RB_OK && i < n; i++)
+        s = prepare_one(ctx, issuer, &requests[i], &work[i], err);
+    if (s == RB_OK)
+        s = rb_store_begin(ctx->store, err);
+    for (i = 0; s == RB_OK && i < n; i++)
+        s = record_one(ctx, issuer, &requests[i], &work[i], err);
+    if (s == RB_OK)
+        s = rb_store_commit(ctx->store, err);
+    else
+        rb_store_rollback(ctx->store);
+    if (s != RB_OK && n > 1 && i > 0) {
+        char again[sizeof(err->message)];
+        snprintf(again, sizeof(again), "request %zu: %.480s", i, err->message);
+        snprintf(err->message, sizeof(err->message), "%s", again);
+    }
+    for (i = 0; i < n; i++) {
+        if (s == RB_OK) {
+            memcpy(out[i].serial, work[i].serial, sizeof(out[i].serial));
+            out[i].cert = work[i].cert;
+            work[i].cert = NULL;
+        }
+        prepared_clear(&work[i]);
+    }
+    free(work);
+    return s;
+}
+
+rb_status rb_ca_issue_own(rb_ctx *ctx, rb_issuer *issuer, const char *profile, json_t *fields,
+                          EVP_PKEY *key, rb_issued *out, rb_error *err)
+{
+    prepared work;
+    memset(&work, 0, sizeof(work));
+    rb_issue_request request = {.profile = profile, .fields = fields};
+    rb_status s = prepare_key(ctx, issuer, profile, fields, 0, key, &work, err);
+    if (s == RB_OK)
+        s = record_one(ctx, issuer, &request, &work, err);
+    if (s == RB_OK) {
+        memcpy(out->serial, work.serial, sizeof(out->serial));
+        out->cert = work.cert;
+        work.cert = NULL;
+    }
+    prepared_clear(&work);
+    return s;
+}

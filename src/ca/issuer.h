@@ -1,0 +1,56 @@
+/*
+ * The issuing context: an issuing CA with its key, the jurisdiction's
+ * profiles, the base URL its certificates point to, and the extensions that
+ * are the same for every certificate of a profile, built once. Private to
+ * src/ca.
+ */
+#ifndef RB_CA_ISSUER_H
+#define RB_CA_ISSUER_H
+
+#include "ca/ca.h"
+#include "pki/profile.h"
+#include "pki/subject.h"
+#include "pki/x509util.h"
+
+typedef struct rb_issuer rb_issuer;
+
+/* Opens the CA called ca_name (NULL: the issuing CA) with its key. */
+rb_status rb_issuer_open(rb_ctx *ctx, const char *ca_name, const rb_key_secret *secret,
+                         rb_issuer **out, rb_error *err) RB_MUST_CHECK;
+void rb_issuer_free(rb_issuer *issuer);
+
+const rb_jurisdiction *rb_issuer_get0_jurisdiction(const rb_issuer *issuer);
+const rb_authority *rb_issuer_get0_authority(const rb_issuer *issuer);
+
+/*
+ * Builds, lints and signs a subscriber certificate of profile for subject and
+ * public_key, valid [not_before_ms, not_after_ms]. Writes an owned X509 to
+ * *out and its serial in hex. Touches no store.
+ */
+rb_status rb_issuer_sign(rb_issuer *issuer, const rb_profile *profile, const rb_subject *subject,
+                         EVP_PKEY *public_key, int64_t not_before_ms, int64_t not_after_ms,
+                         X509 **out, char serial_hex[RB_SERIAL_HEX_LEN],
+                         rb_error *err) RB_MUST_CHECK;
+
+/* Extension values shared with CA-certificate building in init.c (owned results). */
+AUTHORITY_INFO_ACCESS *rb_ext_aia(const char *base_url, const char *ca_name, int with_ocsp);
+STACK_OF(DIST_POINT) *rb_ext_crldp(const char *base_url, const char *ca_name);
+ASN1_OCTET_STRING *rb_ext_ski(EVP_PKEY *key);
+AUTHORITY_KEYID *rb_ext_akid(X509 *issuer_cert);
+
+/* Reads a jurisdiction's profile file from the data directory. */
+rb_status rb_issuer_load_jurisdiction(rb_ctx *ctx, rb_jurisdiction **out,
+                                      rb_error *err) RB_MUST_CHECK;
+
+/* Revokes serial as superseded inside the caller's transaction (re-issue). */
+rb_status rb_ca_supersede_in_transaction(rb_ctx *ctx, const char *serial,
+                                         rb_error *err) RB_MUST_CHECK;
+
+/*
+ * Issues a certificate of profile for one of the provider's own keys (OCSP
+ * responder, TSA), inside the caller's transaction.
+ */
+rb_status rb_ca_issue_own(rb_ctx *ctx, rb_issuer *issuer, const char *profile, json_t *fields,
+                          EVP_PKEY *key, rb_issued *out, rb_error *err) RB_MUST_CHECK;
+
+#endif

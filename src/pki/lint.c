@@ -1,0 +1,198 @@
+/*
+ * The pre-issuance linter. Each check is a small function that names the
+ * RFC 5280 (or RFC 3161 / RFC 6960 / profile) rule it enforces.
+ */
+#include "pki/lint.h"
+
+#include "pki/x509util.h"
+
+#include <openssl/x509v3.h>
+#include <string.h>
+
+static rb_status fail(rb_error *err, const char *rule, const char *message)
+{
+    return rb_fail(err, RB_EINVAL, rule, "certificate check failed: %s", message);
+}
+
+static rb_status lint_serial(X509 *cert, rb_error *err)
+{
+    const ASN1_INTEGER *serial = X509_get0_serialNumber(cert);
+    if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER)
+        return fail(err, "RFC 5280 4.1.2.2", "the serial number is negative");
+    if (ASN1_STRING_length(serial) > 20)
+        return fail(err, "RFC 5280 4.1.2.2", "the serial number is longer than 20 octets");
+    if (ASN1_STRING_length(serial) == 0 || ASN1_STRING_get0_data(serial)[0] == 0)
+        return fail(err, "RFC 5280 4.1.2.2", "the serial number is zero or not minimally encoded");
+    return RB_OK;
+}
+
+static rb_status lint_validity(X509 *cert, const rb_profile *p, X509 *issuer, rb_error *err)
+{
+    int64_t nb = rb_asn1_time_ms(X509_get0_notBefore(cert));
+    int64_t na = rb_asn1_time_ms(X509_get0_notAfter(cert));
+    if (nb == 0 || na == 0 || na <= nb)
+        return fail(err, "RFC 5280 4.1.2.5", "notAfter is not later than notBefore");
+    if (na - nb > (int64_t)p->max_validity_days * 86400000)
+        return fail(err, "profile: max_validity_days", "the validity is longer than the profile allows");
+    if (na > rb_asn1_time_ms(X509_get0_notAfter(issuer)))
+        return fail(err, "RFC 5280 6.1.3 (validity nesting)",
+                    "the certificate would outlive the issuing CA's certificate");
+    if (nb < rb_asn1_time_ms(X509_get0_notBefore(issuer)))
+        return fail(err, "RFC 5280 6.1.3 (validity nesting)",
+                    "the certificate would start before the issuing CA's certificate");
+    return RB_OK;
+}
+
+static rb_status lint_names(X509 *cert, X509 *issuer, rb_error *err)
+{
+    if (X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(issuer)) != 0)
+        return fail(err, "RFC 5280 4.1.2.4", "the issuer name is not the CA's subject name");
+    const X509_NAME *subject = X509_get_subject_name(cert);
+    if (X509_NAME_entry_count(subject) == 0)
+        return fail(err, "RFC 5280 4.1.2.6", "the subject is empty");
+    if (X509_NAME_get_index_by_NID(subject, NID_commonName, -1) < 0)
+        return fail(err, "profile: subject", "the subject has no common name");
+    int c = X509_NAME_get_index_by_NID(subject, NID_countryName, -1);
+    if (c >= 0) {
+        const ASN1_STRING *country =
+            X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, c));
+        if (ASN1_STRING_length(country) != 2 || ASN1_STRING_type(country) != V_ASN1_PRINTABLESTRING)
+            return fail(err, "RFC 5280 appendix A (X520countryName)",
+                        "the country is not a two-letter PrintableString");
+    }
+    return RB_OK;
+}
+
+static rb_status lint_unique_extensions(X509 *cert, rb_error *err)
+{
+    int count = X509_get_ext_count(cert);
+    for (int i = 0; i < count; i++) {
+        const ASN1_OBJECT *a = X509_EXTENSION_get_object(X509_get_ext(cert, i));
+        for (int k = i + 1; k < count; k++)
+            if (OBJ_cmp(a, X509_EXTENSION_get_object(X509_get_ext(cert, k))) == 0)
+                return fail(err, "RFC 5280 4.2", "an extension appears more than once");
+    }
+    return RB_OK;
+}
+
+static rb_status lint_usage(X509 *cert, const rb_profile *p, rb_error *err)
+{
+    int critical = -1;
+    BASIC_CONSTRAINTS *bc = X509_get_ext_d2i(cert, NID_basic_constraints, &critical, NULL);
+    int is_ca = bc && bc->ca;
+    BASIC_CONSTRAINTS_free(bc);
+    if (is_ca)
+        return fail(err, "RFC 5280 4.2.1.9", "a subscriber certificate must not be a CA");
+    ASN1_BIT_STRING *ku = X509_get_ext_d2i(cert, NID_key_usage, &critical, NULL);
+    /* Decoded by hand: the cached-extension accessors need a signed certificate. */
+    unsigned bits = 0;
+    if (ku != NULL && ku->length > 0)
+        bits = ku->data[0] | (ku->length > 1 ? (unsigned)ku->data[1] << 8 : 0);
+    ASN1_BIT_STRING_free(ku);
+    if (ku == NULL || !critical)
+        return fail(err, "RFC 5280 4.2.1.3", "keyUsage is missing or not critical");
+    if (bits != p->key_usage)
+        return fail(err, "profile: key_usage", "keyUsage differs from the profile");
+    EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(cert, NID_ext_key_usage, &critical, NULL);
+    int n = eku ? sk_ASN1_OBJECT_num(eku) : 0;
+    int matches = (size_t)n == p->eku_count;
+    for (int i = 0; matches && i < n; i++)
+        matches = OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == p->eku_nids[i];
+    EXTENDED_KEY_USAGE_free(eku);
+    if (!matches)
+        return fail(err, "profile: extended_key_usage", "extendedKeyUsage differs from the profile");
+    if (n > 0 && p->eku_nids[0] == NID_time_stamp && (n != 1 || !critical))
+        return fail(err, "RFC 3161 2.3", "a TSA certificate needs timeStamping as its only, "
+                                         "critical, extended key usage");
+    if (p->ocsp_nocheck && X509_get_ext_by_NID(cert, NID_id_pkix_OCSP_noCheck, -1) < 0)
+        return fail(err, "RFC 6960 4.2.2.2.1", "an OCSP responder certificate needs ocsp-nocheck");
+    return RB_OK;
+}
+
+static rb_status lint_key_ids(X509 *cert, X509 *issuer, rb_error *err)
+{
+    ASN1_OCTET_STRING *ski = X509_get_ext_d2i(cert, NID_subject_key_identifier, NULL, NULL);
+    AUTHORITY_KEYID *aki = X509_get_ext_d2i(cert, NID_authority_key_identifier, NULL, NULL);
+    const ASN1_OCTET_STRING *issuer_ski = X509_get0_subject_key_id(issuer);
+    int has_ski = ski != NULL;
+    int aki_ok = aki != NULL && aki->keyid != NULL && issuer_ski != NULL &&
+                 ASN1_OCTET_STRING_cmp(aki->keyid, issuer_ski) == 0;
+    ASN1_OCTET_STRING_free(ski);
+    AUTHORITY_KEYID_free(aki);
+    if (!has_ski)
+        return fail(err, "RFC 5280 4.2.1.2", "subjectKeyIdentifier is missing");
+    if (!aki_ok)
+        return fail(err, "RFC 5280 4.2.1.1",
+                    "authorityKeyIdentifier is missing or does not match the CA's key");
+    return RB_OK;
+}
+
+static int uri_is_http(const GENERAL_NAME *name)
+{
+    if (name->type != GEN_URI)
+        return 0;
+    const char *uri = (const char *)ASN1_STRING_get0_data(name->d.uniformResourceIdentifier);
+    return strncmp(uri, "http://", 7) == 0 || strncmp(uri, "https://", 8) == 0;
+}
+
+static rb_status lint_pointers(X509 *cert, const rb_profile *p, rb_error *err)
+{
+    AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(cert, NID_info_access, NULL, NULL);
+    int ok = aia != NULL && sk_ACCESS_DESCRIPTION_num(aia) > 0;
+    for (int i = 0; ok && i < sk_ACCESS_DESCRIPTION_num(aia); i++)
+        ok = uri_is_http(sk_ACCESS_DESCRIPTION_value(aia, i)->location);
+    AUTHORITY_INFO_ACCESS_free(aia);
+    if (!ok)
+        return fail(err, "RFC 5280 4.2.2.1", "authorityInfoAccess is missing or not an http URI");
+    STACK_OF(DIST_POINT) *crldp = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
+    ok = crldp != NULL && sk_DIST_POINT_num(crldp) > 0;
+    DIST_POINT *dp = ok ? sk_DIST_POINT_value(crldp, 0) : NULL;
+    ok = ok && dp->distpoint && dp->distpoint->type == 0 &&
+         sk_GENERAL_NAME_num(dp->distpoint->name.fullname) > 0 &&
+         uri_is_http(sk_GENERAL_NAME_value(dp->distpoint->name.fullname, 0));
+    sk_DIST_POINT_pop_free(crldp, DIST_POINT_free);
+    if (!ok)
+        return fail(err, "RFC 5280 4.2.1.13", "cRLDistributionPoints is missing or not an http URI");
+    CERTIFICATEPOLICIES *policies = X509_get_ext_d2i(cert, NID_certificate_policies, NULL, NULL);
+    ASN1_OBJECT *wanted = OBJ_txt2obj(p->policy_oid, 1);
+    int found = 0, notice_ok = 1;
+    for (int i = 0; policies && i < sk_POLICYINFO_num(policies); i++) {
+        POLICYINFO *info = sk_POLICYINFO_value(policies, i);
+        found |= wanted && OBJ_cmp(info->policyid, wanted) == 0;
+        for (int q = 0; info->qualifiers && q < sk_POLICYQUALINFO_num(info->qualifiers); q++) {
+            POLICYQUALINFO *qual = sk_POLICYQUALINFO_value(info->qualifiers, q);
+            if (OBJ_obj2nid(qual->pqualid) == NID_id_qt_unotice && qual->d.usernotice->exptext &&
+                ASN1_STRING_length(qual->d.usernotice->exptext) > 200 * 4)
+                notice_ok = 0;
+        }
+    }
+    ASN1_OBJECT_free(wanted);
+    CERTIFICATEPOLICIES_free(policies);
+    if (!found)
+        return fail(err, "profile: policy_oid", "certificatePolicies lacks the profile's policy");
+    if (!notice_ok)
+        return fail(err, "RFC 5280 4.2.1.4", "a user notice's explicitText exceeds 200 characters");
+    return RB_OK;
+}
+
+rb_status rb_lint_leaf(X509 *cert, const rb_profile *p, X509 *issuer, rb_error *err)
+{
+    if (X509_get_version(cert) != X509_VERSION_3)
+        return fail(err, "RFC 5280 4.1.2.1", "the certificate is not version 3");
+    rb_status s = lint_serial(cert, err);
+    if (s == RB_OK)
+        s = lint_validity(cert, p, issuer, err);
+    if (s == RB_OK)
+        s = lint_names(cert, issuer, err);
+    if (s == RB_OK)
+        s = lint_unique_extensions(cert, err);
+    if (s == RB_OK)
+        s = lint_usage(cert, p, err);
+    if (s == RB_OK)
+        s = lint_key_ids(cert, issuer, err);
+    if (s == RB_OK)
+        s = lint_pointers(cert, p, err);
+    if (s == RB_OK)
+        s = rb_check_public_key(X509_get0_pubkey(cert), err);
+    return s;
+}

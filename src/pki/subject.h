@@ -1,0 +1,38 @@
+/*
+ * Turning a request's verified subject fields into a certificate subject:
+ * the distinguished name (with the ETSI EN 319 412-1 identifiers of the
+ * jurisdiction: PNOPE-..., NTRPE-...), the subject alternative name, and the
+ * normalised fields kept with the certificate record. The subject is built
+ * from the profile and the fields, never copied from the CSR.
+ */
+#ifndef RB_PKI_SUBJECT_H
+#define RB_PKI_SUBJECT_H
+
+#include <jansson.h>
+#include <openssl/x509v3.h>
+
+#include "core/error.h"
+#include "pki/profile.h"
+
+typedef struct rb_subject {
+    X509_NAME *name;
+    GENERAL_NAMES *san;   /* NULL when there is no e-mail address */
+    char subject_id[128];  /* serialNumber or organizationIdentifier, for search */
+    char limits[256];     /* limits of representation or competence, may be empty */
+    json_t *fields;       /* the normalised fields (owned) */
+} rb_subject;
+
+/*
+ * Validates fields (a JSON object of strings, borrowed) against the profile
+ * and the jurisdiction — known fields only, those the profile allows, the
+ * required ones present, UTF-8 without control characters, lengths within
+ * X.520 upper bounds, ID numbers with valid check digits — and builds the
+ * subject. On failure the message names the field and the rule.
+ */
+rb_status rb_subject_build(const rb_jurisdiction *jurisdiction, const rb_profile *profile,
+                           json_t *fields, rb_subject *out, rb_error *err) RB_MUST_CHECK;
+
+/* Frees what rb_subject_build allocated; the struct itself is the caller's. */
+void rb_subject_clear(rb_subject *subject);
+
+#endif

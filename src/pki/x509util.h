@@ -1,0 +1,63 @@
+/*
+ * Small X.509 helpers shared by the CA, OCSP and CRL code: serial numbers
+ * and their text form, public-key fingerprints, names as text, and adding
+ * extensions built from OpenSSL's own types.
+ */
+#ifndef RB_PKI_X509UTIL_H
+#define RB_PKI_X509UTIL_H
+
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "core/error.h"
+
+#define RB_SERIAL_BYTES 20
+#define RB_SERIAL_HEX_LEN (2 * RB_SERIAL_BYTES + 1)
+
+/*
+ * A fresh serial: 20 bytes from the CSPRNG, positive, first byte non-zero so
+ * the DER encoding is always exactly 20 octets (RFC 5280 4.1.2.2). Writes the
+ * upper-case hex form to hex.
+ */
+rb_status rb_serial_random(ASN1_INTEGER **out, char hex[RB_SERIAL_HEX_LEN],
+                           rb_error *err) RB_MUST_CHECK;
+
+/*
+ * Normalises a serial typed by a person: hex in either case, optionally with
+ * colons (as `openssl x509 -serial` or `-text` print it). Writes upper-case
+ * hex without colons or leading zero bytes.
+ */
+rb_status rb_serial_normalise(const char *text, char hex[RB_SERIAL_HEX_LEN],
+                              rb_error *err) RB_MUST_CHECK;
+
+/* Upper-case hex of an ASN1_INTEGER's magnitude (as openssl prints it). */
+void rb_serial_to_hex(const ASN1_INTEGER *serial, char *hex, size_t len);
+
+/* Hex SHA-256 of the DER SubjectPublicKeyInfo of key (65 bytes out). */
+rb_status rb_spki_sha256_hex(EVP_PKEY *key, char out[65], rb_error *err) RB_MUST_CHECK;
+
+/* An RFC 2253 rendering of name in UTF-8 into buf. Returns buf. */
+const char *rb_name_text(const X509_NAME *name, char *buf, size_t len);
+
+/* ASN1_TIME <-> milliseconds since the epoch. */
+int64_t rb_asn1_time_ms(const ASN1_TIME *t);
+/* Writes ms (whole seconds) into an existing time, e.g. X509_getm_notBefore(cert). */
+rb_status rb_asn1_time_set_ms(ASN1_TIME *t, int64_t ms, rb_error *err) RB_MUST_CHECK;
+
+/* Adds an extension of type nid with the given OpenSSL value (not consumed). */
+rb_status rb_x509_add_ext(X509 *cert, int nid, int critical, void *value,
+                          rb_error *err) RB_MUST_CHECK;
+
+/* The digest a key signs with: SHA-384 for P-384, SHA-512 for P-521, else SHA-256. */
+const EVP_MD *rb_signing_digest(EVP_PKEY *key);
+
+/*
+ * Checks a subscriber public key: RSA of at least 2048 bits (and at most
+ * 8192), or EC on P-256, P-384 or P-521. Names the rule on failure.
+ */
+rb_status rb_check_public_key(EVP_PKEY *key, rb_error *err) RB_MUST_CHECK;
+
+/* PEM of cert appended to a new string the caller frees. */
+char *rb_x509_to_pem(X509 *cert);
+
+#endif
