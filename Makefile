@@ -9,7 +9,7 @@ PKGS    := openssl sqlite3 libpq jansson libmicrohttpd libp11 libargon2
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
            -Wno-format-nonliteral
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) -Isrc \
+CFLAGS  += -std=c11 -D_GNU_SOURCE -D_DEFAULT_SOURCE $(WARN) -Isrc -DRB_SHARE_DIR='"$(CURDIR)"' \
            $(shell pkg-config --cflags $(PKGS)) -MMD -MP
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 ifeq ($(WERROR),1)

@@ -326,6 +326,73 @@ static int check_record(rb_stmt *stmt, const chain_pos *p, suspect *bad, rb_audi
     return 1;
 }
 
+/* Finds the lowest seq of a record whose prev_hash is hash; -1 when none. */
+static rb_status find_link_to(rb_store *store, const uint8_t hash[RB_AUDIT_HASH_LEN],
+                              int64_t *found, rb_error *err)
+{
+    rb_stmt *stmt = NULL;
+    int has_row = 0;
+    *found = -1;
+    rb_status status = rb_store_prepare(
+        store, "SELECT seq FROM audit_log WHERE prev_hash = $1 ORDER BY seq LIMIT 1", &stmt, err);
+    if (status == RB_OK)
+        status = rb_stmt_bind_blob(stmt, 1, hash, RB_AUDIT_HASH_LEN);
+    if (status == RB_OK)
+        status = rb_stmt_step(stmt, &has_row, err);
+    if (status == RB_OK && has_row)
+        *found = rb_stmt_int64(stmt, 0);
+    if (stmt != NULL)
+        rb_stmt_reset(stmt);
+    return status;
+}
+
+/*
+ * Sequence numbers start at 1, and the walk starts there; a row below it
+ * that is tied to the chain (a record links to it, or it links to a record)
+ * was moved there: reordered; one that is not was put there: inserted.
+ * Sets *failed when there is such a row.
+ */
+static rb_status check_low_seqs(rb_store *store, rb_audit_report *out, int *failed, rb_error *err)
+{
+    rb_stmt *stmt = NULL;
+    int has_row = 0;
+    int64_t seq = 0, linked_from = -1, links_to = -1;
+    uint8_t prev[RB_AUDIT_HASH_LEN], hash[RB_AUDIT_HASH_LEN];
+    rb_status status = rb_store_prepare(store,
+                                        "SELECT seq, prev_hash, hash FROM audit_log WHERE seq < 1"
+                                        " ORDER BY seq LIMIT 1",
+                                        &stmt, err);
+    if (status == RB_OK)
+        status = rb_stmt_step(stmt, &has_row, err);
+    if (status == RB_OK && has_row) {
+        seq = rb_stmt_int64(stmt, 0);
+        copy_hash(stmt, 1, prev);
+        copy_hash(stmt, 2, hash);
+    }
+    if (stmt != NULL)
+        rb_stmt_reset(stmt);
+    if (status != RB_OK || !has_row)
+        return status;
+    status = find_link_to(store, hash, &linked_from, err);
+    if (status == RB_OK)
+        status = find_hash(store, prev, seq, &links_to, err);
+    if (status != RB_OK)
+        return status;
+    *failed = 1;
+    if (linked_from >= 0)
+        set_problem(out, RB_AUDIT_REORDERED, seq, linked_from,
+                    "sequence numbers start at 1, and record %lld links to it",
+                    (long long)linked_from);
+    else if (links_to > 0)
+        set_problem(out, RB_AUDIT_REORDERED, seq, links_to,
+                    "sequence numbers start at 1, and it links to record %lld",
+                    (long long)links_to);
+    else
+        set_problem(out, RB_AUDIT_INSERTED, seq, -1,
+                    "sequence numbers start at 1, and it is not tied to the chain");
+    return RB_OK;
+}
+
 /*
  * Reads one page of records after p->seq and checks them, advancing p and
  * out->records. *rows receives how many were read; *failed is set when a
@@ -370,7 +437,7 @@ rb_status rb_audit_verify(rb_ctx *ctx, rb_audit_report *out, rb_error *err)
     chain_pos p = {0};
     suspect bad = {0};
     int failed = 0, rows = PAGE_ROWS;
-    rb_status status = RB_OK;
+    rb_status status = check_low_seqs(ctx->store, &report, &failed, err);
     while (status == RB_OK && !failed && rows == PAGE_ROWS)
         status = walk_page(ctx->store, &p, &report, &bad, &failed, &rows, err);
     /* An edit is already in the report; a broken link needs classifying. */

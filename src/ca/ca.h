@@ -147,6 +147,8 @@ typedef struct rb_cert_record {
 } rb_cert_record;
 
 void rb_cert_record_clear(rb_cert_record *rec);
+/* The record as JSON (new reference), as the CLI's --json and the API show it. */
+json_t *rb_cert_record_to_json(const rb_cert_record *rec, int with_pem);
 const char *rb_cert_status_name(rb_cert_status status);
 
 /* Loads a certificate record by serial (any form rb_serial_normalise accepts). */

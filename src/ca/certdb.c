@@ -197,12 +197,60 @@ rb_status rb_ca_record_event(rb_ctx *ctx, const char *serial, const char *event,
         s = rb_stmt_run(stmt, err);
     free(text);
     /* A new certificate has no cached answer yet; any other event changes its status. */
-    if (s == RB_OK && strcmp(event, "issued") != 0)
+    if (s == RB_OK && strcmp(event, "issue") != 0)
         s = exec_with_text(ctx, "DELETE FROM ocsp_responses WHERE serial = $1", serial, err);
-    if (s == RB_OK && strcmp(event, "issued") != 0)
+    if (s == RB_OK && strcmp(event, "issue") != 0)
         s = exec_with_text(ctx,
                            "UPDATE crls SET next_update_ms = 0 WHERE issuer = "
                            "(SELECT issuer FROM certificates WHERE serial = $1)",
                            serial, err);
     return s;
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+    char when[RB_TIME_TEXT_LEN];
+    return ms ? json_string(rb_time_format(ms, when, sizeof(when))) : json_null();
+}
+
+json_t *rb_cert_record_to_json(const rb_cert_record *rec, int with_pem)
+{
+    json_error_t jerr;
+    json_t *fields = json_loads(rec->fields, 0, &jerr);
+    json_t *out = json_pack("{s:s,s:s,s:s,s:s,s:s?,s:o,s:o,s:o,s:o,s:s,s:b}", "serial",
+                            rec->serial, "issuer", rec->issuer, "profile", rec->profile, "subject",
+                            rec->subject, "subject_id", rec->subject_id, "fields",
+                            fields ? fields : json_object(), "not_before",
+                            time_or_null(rec->not_before_ms), "not_after",
+                            time_or_null(rec->not_after_ms), "issued_at",
+                            time_or_null(rec->issued_ms), "status",
+                            rb_cert_status_name(rec->status), "publish", rec->publish);
+    if (out == NULL)
+        return NULL;
+    if (rec->status != RB_CERT_VALID) {
+        json_object_set_new(out, rec->status == RB_CERT_SUSPENDED ? "suspended_at" : "revoked_at",
+                            time_or_null(rec->revoked_ms));
+        json_object_set_new(out, "reason",
+                            json_string(rec->status == RB_CERT_SUSPENDED
+                                            ? "certificate-hold"
+                                            : rb_reason_name(rec->reason < 0 ? 0 : rec->reason)));
+        json_object_set_new(out, "legal_cause",
+                            rec->legal_cause ? json_string(rec->legal_cause) : json_null());
+        if (rec->invalidity_ms)
+            json_object_set_new(out, "invalidity_date", time_or_null(rec->invalidity_ms));
+        if (rec->hold_until_ms)
+            json_object_set_new(out, "hold_until", time_or_null(rec->hold_until_ms));
+    }
+    if (rec->replaces)
+        json_object_set_new(out, "replaces", json_string(rec->replaces));
+    if (with_pem) {
+        const unsigned char *p = rec->der;
+        X509 *cert = d2i_X509(NULL, &p, (long)rec->der_len);
+        char *pem = cert ? rb_x509_to_pem(cert) : NULL;
+        if (pem)
+            json_object_set_new(out, "pem", json_string(pem));
+        free(pem);
+        X509_free(cert);
+    }
+    return out;
 }

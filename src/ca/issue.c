@@ -196,7 +196,7 @@ static rb_status record_one(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_reque
                                "not_after_ms", (json_int_t)p->not_after_ms);
     if (req->replaces)
         json_object_set_new(detail, "replaces", json_string(req->replaces));
-    s = rb_ca_record_event(ctx, p->serial, "issued", detail, err);
+    s = rb_ca_record_event(ctx, p->serial, "issue", detail, err);
     json_decref(detail);
     if (s == RB_OK && req->supersede && req->replaces)
         s = rb_ca_supersede_in_transaction(ctx, req->replaces, err);

@@ -137,9 +137,19 @@ static rb_status print_record(const rb_audit_record *rec, void *arg, rb_error *e
         if (obj == NULL)
             return rb_fail(err, RB_ENOMEM, NULL, "cannot encode audit record %lld",
                            (long long)rec->seq);
-        printf("%s\n  ", out->printed ? "," : "");
-        json_dumpf(obj, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(obj);
+        if (text == NULL)
+            return rb_fail(err, RB_ENOMEM, NULL, "cannot encode audit record %lld",
+                           (long long)rec->seq);
+        /* Indented one level, as an element of the array. */
+        printf("%s\n  ", out->printed ? "," : "");
+        for (const char *c = text; *c; c++) {
+            putchar(*c);
+            if (*c == '\n')
+                fputs("  ", stdout);
+        }
+        free(text);
     } else {
         char when[RB_TIME_TEXT_LEN];
         if (out->printed == 0)

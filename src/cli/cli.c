@@ -67,6 +67,9 @@ int cli_global_option(int opt, cli_globals *globals, const cli_command *cmd)
     case CLI_OPT_JSON:
         globals->json = 1;
         return 1;
+    case CLI_OPT_PASS_FILE:
+        globals->pass_file = optarg;
+        return 1;
     case CLI_OPT_HELP:
         printf("usage: %s %s\n", command_path, cmd->usage ? cmd->usage : "");
         exit(CLI_EXIT_OK);
@@ -154,4 +157,11 @@ void cli_close(rb_ctx *ctx)
 {
     rb_store_close(ctx->store);
     ctx->store = NULL;
+}
+
+void cli_print_json(json_t *value)
+{
+    json_dumpf(value, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+    printf("\n");
+    json_decref(value);
 }

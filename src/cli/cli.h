@@ -12,6 +12,8 @@
 #include "core/context.h"
 #include "core/error.h"
 
+#include <jansson.h>
+
 #define CLI_EXIT_OK    0
 #define CLI_EXIT_FAIL  1 /* the operation failed; stderr says why */
 #define CLI_EXIT_USAGE 2 /* the command line was wrong */
@@ -32,13 +34,15 @@ typedef struct cli_globals {
     const char *data_dir; /* --data, RUBRICA_DATA, default "data" */
     const char *db;       /* --db, RUBRICA_DB, default DATA/rubrica.db */
     int json;             /* --json */
+    const char *pass_file; /* --pass-file: key passphrase or PIN (else RUBRICA_KEY_PASS) */
 } cli_globals;
 
 /* getopt_long entries for the globals; put CLI_GLOBAL_OPTIONS in a command's table. */
-enum { CLI_OPT_DATA = 1000, CLI_OPT_DB, CLI_OPT_JSON, CLI_OPT_HELP };
+enum { CLI_OPT_DATA = 1000, CLI_OPT_DB, CLI_OPT_JSON, CLI_OPT_HELP, CLI_OPT_PASS_FILE };
 #define CLI_GLOBAL_OPTIONS                                                                         \
     {"data", required_argument, NULL, CLI_OPT_DATA}, {"db", required_argument, NULL, CLI_OPT_DB},  \
-        {"json", no_argument, NULL, CLI_OPT_JSON}, {"help", no_argument, NULL, CLI_OPT_HELP}
+        {"json", no_argument, NULL, CLI_OPT_JSON}, {"help", no_argument, NULL, CLI_OPT_HELP},     \
+        {"pass-file", required_argument, NULL, CLI_OPT_PASS_FILE}
 
 /*
  * Handles a global option or --help inside a getopt loop. Returns 1 if opt
@@ -63,9 +67,21 @@ int cli_report(const rb_error *err);
 /* Prints "rubrica: <fmt>" on stderr and returns CLI_EXIT_USAGE. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) RB_PRINTF(2, 3);
 
+/* Prints a JSON value (indented) and a newline on stdout; consumes value. */
+void cli_print_json(json_t *value);
+
 /* Each group's table, defined in its own file. */
 extern const cli_command cli_db_commands[];
 extern const cli_command cli_audit_commands[];
 extern const cli_command cli_id_commands[];
+extern const cli_command cli_init_command[];
+int cli_run_init(int argc, char **argv);
+extern const cli_command cli_ca_commands[];
+extern const cli_command cli_cert_commands[];
+extern const cli_command cli_crl_command[];
+int cli_run_crl(int argc, char **argv);
+extern const cli_command cli_profile_commands[];
+extern const cli_command cli_serve_command[];
+int cli_run_serve(int argc, char **argv);
 
 #endif

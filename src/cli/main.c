@@ -15,10 +15,18 @@
 #endif
 
 static const cli_command top_level[] = {
+    {"init", "create the CA hierarchy in a new data directory", NULL, cli_run_init, NULL},
+    {"ca", "the provider's CAs: list, cert", NULL, NULL, cli_ca_commands},
+    {"profile", "certificate profiles: list, show", NULL, NULL, cli_profile_commands},
+    {"cert", "certificates: issue, show, list, revoke, suspend, reinstate, renew, reissue", NULL,
+     NULL, cli_cert_commands},
+    {"crl", "print the current certificate revocation list", NULL, cli_run_crl, NULL},
     {"db", "database schema: migrate, status", NULL, NULL, cli_db_commands},
     {"audit", "the hash-chained audit log: list, verify", NULL, NULL, cli_audit_commands},
     {"id", "check national ID numbers (DNI, RUC, cédula, DUI, NIT ...)", NULL, NULL,
      cli_id_commands},
+    {"serve", "run the online services (TSA, OCSP, CRL, repository, API)", NULL, cli_run_serve,
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

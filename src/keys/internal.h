@@ -6,8 +6,6 @@
 #ifndef RB_KEYS_INTERNAL_H
 #define RB_KEYS_INTERNAL_H
 
-#include <pthread.h>
-
 #include "keys/keys.h"
 
 /* Longest passphrase or PIN accepted, terminating NUL included. */
@@ -19,7 +17,6 @@ struct rb_key {
     EVP_PKEY *pkey;            /* signing key; token-backed when module != NULL */
     EVP_PKEY *pub;             /* the same public key, provider-native, no private part */
     struct p11_module *module; /* PKCS#11 module the key lives in, or NULL for a file key */
-    pthread_mutex_t sign_lock; /* serialises rb_key_sign on token keys (see keys.h) */
 };
 
 /* What generating each rb_key_type means. */

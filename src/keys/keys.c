@@ -144,10 +144,6 @@ rb_status rb_key_wrap(EVP_PKEY *pkey, struct p11_module *module, rb_key **out, r
         st = rb_fail_crypto(err, "cannot read the public half of the key");
         goto fail;
     }
-    if (pthread_mutex_init(&key->sign_lock, NULL) != 0) {
-        st = rb_fail(err, RB_EINTERNAL, NULL, "cannot create a mutex");
-        goto fail;
-    }
     OPENSSL_free(der);
     key->pkey = pkey;
     key->module = module;
@@ -226,29 +222,6 @@ int rb_key_is_hardware(const rb_key *key)
     return key != NULL && key->module != NULL;
 }
 
-static rb_status sign_unlocked(const rb_key *key, const EVP_MD *md, const uint8_t *tbs,
-                               size_t tbs_len, uint8_t *sig, size_t *sig_len, rb_error *err)
-{
-    rb_status st = RB_OK;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    size_t needed = 0;
-    if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, md, NULL, key->pkey) != 1 ||
-        EVP_DigestSign(ctx, NULL, &needed, tbs, tbs_len) != 1) {
-        st = rb_fail_crypto(err, "cannot start a signature with the key");
-        goto done;
-    }
-    if (*sig_len < needed) {
-        st = rb_fail(err, RB_EINVAL, NULL, "signature buffer too small (%zu bytes, need %zu)",
-                     *sig_len, needed);
-        goto done;
-    }
-    if (EVP_DigestSign(ctx, sig, sig_len, tbs, tbs_len) != 1)
-        st = rb_fail_crypto(err, "signing failed");
-done:
-    EVP_MD_CTX_free(ctx);
-    return st;
-}
-
 rb_status rb_key_sign(const rb_key *key, const EVP_MD *md, const uint8_t *tbs, size_t tbs_len,
                       uint8_t *sig, size_t *sig_len, rb_error *err)
 {
@@ -260,13 +233,31 @@ rb_status rb_key_sign(const rb_key *key, const EVP_MD *md, const uint8_t *tbs, s
         *sig_len = (size_t)EVP_PKEY_get_size(key->pkey);
         return RB_OK;
     }
-    if (key->module == NULL) /* a provider-native key signs from any number of threads */
-        return sign_unlocked(key, md, tbs, tbs_len, sig, sig_len, err);
-    /* The mutex is the handle's own; taking it does not change what the caller sees as const. */
-    pthread_mutex_t *lock = (pthread_mutex_t *)&key->sign_lock;
-    pthread_mutex_lock(lock);
-    rb_status st = sign_unlocked(key, md, tbs, tbs_len, sig, sig_len, err);
-    pthread_mutex_unlock(lock);
+    /*
+     * No lock: each call has its own EVP_MD_CTX, and a token key takes a
+     * PKCS#11 session of its own for each operation (see pkcs11.c).
+     */
+    rb_status st = RB_OK;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t len = 0;
+    if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, md, NULL, key->pkey) != 1 ||
+        EVP_DigestSign(ctx, NULL, &len, tbs, tbs_len) != 1) {
+        st = rb_fail_crypto(err, "cannot start a signature with the key");
+        goto done;
+    }
+    if (*sig_len < len) {
+        st = rb_fail(err, RB_EINVAL, NULL, "signature buffer too small (%zu bytes, need %zu)",
+                     *sig_len, len);
+        goto done;
+    }
+    len = *sig_len;
+    if (EVP_DigestSign(ctx, sig, &len, tbs, tbs_len) != 1) {
+        st = rb_fail_crypto(err, "signing failed");
+        goto done;
+    }
+    *sig_len = len;
+done:
+    EVP_MD_CTX_free(ctx);
     return st;
 }
 
@@ -279,6 +270,5 @@ void rb_key_free(rb_key *key)
         rb_keyp11_release(key->pkey, key->module);
     else
         EVP_PKEY_free(key->pkey); /* OpenSSL clears private key material when freeing it */
-    pthread_mutex_destroy(&key->sign_lock);
     free(key);
 }

@@ -5,12 +5,13 @@
  * Either way the caller gets an EVP_PKEY it can sign with; with a token the
  * private key never leaves it. Subscriber keys never come near this module.
  *
- * Threads: a handle may be shared by threads once loaded. rb_key_sign may be
- * called from any number of threads at once on the same handle. Signing
- * directly with rb_key_get0_pkey (X509_sign, EVP_DigestSign...) is safe from
- * one thread at a time per handle; code that signs from a thread pool (OCSP)
- * calls rb_key_sign, or opens one handle per thread. rb_key_generate,
- * rb_key_load and rb_key_free may be called from any thread.
+ * Threads: once loaded, a handle may be shared by any number of threads, and
+ * rb_key_sign or OpenSSL calls on rb_key_get0_pkey (X509_sign,
+ * EVP_DigestSign, with one EVP_MD_CTX per call) may run on it concurrently:
+ * for token keys libp11 (0.4.12 and later) gives each private-key operation
+ * a PKCS#11 session of its own from a per-token pool. rb_key_generate,
+ * rb_key_load and rb_key_free may be called from any thread; a handle must not
+ * be freed while another thread still signs with it.
  */
 #ifndef RB_KEYS_KEYS_H
 #define RB_KEYS_KEYS_H
@@ -83,8 +84,8 @@ rb_status rb_key_load(const char *ref, const rb_key_secret *secret, rb_key **out
 
 /*
  * The signing key (borrowed; valid until rb_key_free). Token-backed for
- * PKCS#11: usable with X509_sign, X509_CRL_sign, EVP_DigestSign..., but one
- * thread at a time per handle (see the top of this file).
+ * PKCS#11: usable with X509_sign, X509_CRL_sign, OCSP_basic_sign,
+ * EVP_DigestSign..., from several threads at once (see the top of this file).
  */
 EVP_PKEY *rb_key_get0_pkey(const rb_key *key);
 
@@ -100,7 +101,7 @@ EVP_PKEY *rb_key_get0_public(const rb_key *key);
  * DER-encoded ECDSA-Sig-Value for EC). On entry *sig_len is the size of sig;
  * on success it is the signature's length. With sig NULL, sets *sig_len to
  * the largest signature the key can make and returns RB_OK. A buffer too
- * small is RB_EINVAL. Thread-safe: may be called concurrently on one handle.
+ * small is RB_EINVAL. May be called concurrently on one handle.
  */
 rb_status rb_key_sign(const rb_key *key, const EVP_MD *md, const uint8_t *tbs, size_t tbs_len,
                       uint8_t *sig, size_t *sig_len, rb_error *err) RB_MUST_CHECK;

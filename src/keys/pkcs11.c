@@ -5,6 +5,12 @@
  * lock. Keys are generated on the token with C_GenerateKeyPair (libp11 0.4.12
  * generates RSA only, and without CKA_EXTRACTABLE) and used through libp11's
  * EVP_PKEY, which sends every private-key operation to the token.
+ *
+ * Threads: registry_lock serialises loading, generation and freeing. Signing
+ * takes no lock of ours: libp11 0.4.12 ("major concurrency improvements")
+ * checks a session out of a per-slot pool, guarded by its own mutex and
+ * condition variable, for each operation, and the module is initialised with
+ * CKF_OS_LOCKING_OK. tests/unit/test_keys.c signs from 4 threads at once.
  */
 #include "keys/internal.h"
 #include "keys/p11uri.h"
@@ -12,6 +18,7 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libp11.h>
 #include <openssl/crypto.h>
@@ -35,7 +42,7 @@ typedef struct p11_module {
     unsigned int refs;
 } p11_module;
 
-/* Guards the registry and every libp11 call except signing (see keys.h). */
+/* Guards the registry and every libp11 call except signing (see above). */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static p11_module *registry;
 
@@ -75,6 +82,11 @@ static rb_status module_acquire(const char *path, p11_module **out, rb_error *er
             return RB_OK;
         }
     }
+    if (access(path, R_OK) != 0)
+        return rb_fail(err, RB_ENOTFOUND, NULL,
+                       "PKCS#11 module %s not found: set RUBRICA_PKCS11_MODULE or module-path in "
+                       "the URI",
+                       path);
     p11_module *m = calloc(1, sizeof(*m));
     if (m == NULL || (m->path = strdup(path)) == NULL) {
         free(m);
@@ -160,10 +172,12 @@ static rb_status find_slot(p11_module *m, const rb_p11uri *uri, PKCS11_SLOT **ou
     if (uri->token == NULL && uri->serial == NULL)
         return rb_fail(err, RB_EINVAL, NULL,
                        "the PKCS#11 URI must name the token: add token=LABEL (or serial=)");
+    /*
+     * The slot list is the one read when the module was loaded: a token
+     * initialised later is seen once no handle holds the module. (libp11
+     * 0.4.12's PKCS11_update_slots crashes on a list from enumerate_slots.)
+     */
     PKCS11_SLOT *slot = slot_lookup(m, uri);
-    if (slot == NULL && PKCS11_update_slots(m->ctx, &m->slots, &m->nslots) == 0)
-        slot = slot_lookup(m, uri); /* a token initialised since the module was loaded */
-    ERR_clear_error();
     if (slot != NULL) {
         *out = slot;
         return RB_OK;

@@ -40,7 +40,7 @@ struct rb_ocsp_responder {
 
 /* A certificate's status columns; -1 stands for NULL. */
 typedef struct ocsp_cert_state {
-    int known;      /* 0: no such serial under this issuer */
+    int known;       /* 0: no such serial under this issuer */
     char status[16]; /* 'valid', 'suspended' or 'revoked' */
     int64_t revoked_ms, reason, invalidity_ms;
 } ocsp_cert_state;

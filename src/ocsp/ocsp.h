@@ -40,11 +40,11 @@
 
 /* One CertID of a request; pointers borrow from the parsed request. */
 typedef struct rb_ocsp_certid {
-    OCSP_CERTID *id;        /* as the client sent it */
-    int hash_nid;           /* NID of hashAlgorithm, NID_undef if unknown */
+    OCSP_CERTID *id; /* as the client sent it */
+    int hash_nid;    /* NID of hashAlgorithm, NID_undef if unknown */
     const uint8_t *name_hash, *key_hash;
     size_t name_hash_len, key_hash_len;
-    char serial[41];        /* upper-case hex; "" if it cannot be one of ours */
+    char serial[41]; /* upper-case hex; "" if it cannot be one of ours */
 } rb_ocsp_certid;
 
 typedef struct rb_ocsp_request {
@@ -96,8 +96,8 @@ rb_status rb_ocsp_responder_add_issuer(rb_ocsp_responder *responder, const char 
  * is skipped with a warning in the log. Fails with RB_ENOTFOUND when no CA
  * can be served.
  */
-rb_status rb_ocsp_responder_load(rb_ctx *ctx, const rb_key_secret *secret,
-                                 rb_ocsp_responder **out, rb_error *err) RB_MUST_CHECK;
+rb_status rb_ocsp_responder_load(rb_ctx *ctx, const rb_key_secret *secret, rb_ocsp_responder **out,
+                                 rb_error *err) RB_MUST_CHECK;
 
 /* NULL is a no-op. */
 void rb_ocsp_responder_free(rb_ocsp_responder *responder);
@@ -146,8 +146,7 @@ void rb_ocsp_answer_clear(rb_ocsp_answer *answer);
  * refresher; safe to run while lifecycle changes happen in other processes.
  * *signed_count (may be NULL) receives the number of responses stored.
  */
-rb_status rb_ocsp_presign_all(const rb_ocsp_responder *responder, rb_ctx *ctx,
-                              int64_t refresh_ms, size_t *signed_count,
-                              rb_error *err) RB_MUST_CHECK;
+rb_status rb_ocsp_presign_all(const rb_ocsp_responder *responder, rb_ctx *ctx, int64_t refresh_ms,
+                              size_t *signed_count, rb_error *err) RB_MUST_CHECK;
 
 #endif

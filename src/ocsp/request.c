@@ -75,8 +75,7 @@ static void describe_certid(OCSP_CERTID *cid, rb_ocsp_certid *out)
     serial_text(serial, out->serial);
 }
 
-rb_status rb_ocsp_request_parse(const uint8_t *der, size_t len, rb_ocsp_request *out,
-                                rb_error *err)
+rb_status rb_ocsp_request_parse(const uint8_t *der, size_t len, rb_ocsp_request *out, rb_error *err)
 {
     memset(out, 0, sizeof(*out));
     if (len == 0)
@@ -100,8 +99,8 @@ rb_status rb_ocsp_request_parse(const uint8_t *der, size_t len, rb_ocsp_request 
     if (count < 1 || count > RB_OCSP_MAX_CERTIDS) {
         OCSP_REQUEST_free(req);
         return rb_fail(err, RB_EINVAL, "RFC 6960 4.1.1",
-                       "the OCSP request asks about %d certificates; 1 to %d are answered",
-                       count, RB_OCSP_MAX_CERTIDS);
+                       "the OCSP request asks about %d certificates; 1 to %d are answered", count,
+                       RB_OCSP_MAX_CERTIDS);
     }
     out->req = req;
     out->count = (size_t)count;

@@ -9,6 +9,7 @@
 #include "ca/ca.h"
 #include "pki/x509util.h"
 
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,8 @@ rb_status rb_ocsp_responder_new(const rb_ocsp_config *config, rb_ocsp_responder 
     rb_ocsp_responder *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return rb_fail(err, RB_ENOMEM, NULL, "out of memory");
-    r->validity_ms = config && config->validity_ms > 0 ? config->validity_ms
-                                                       : RB_OCSP_DEFAULT_VALIDITY_MS;
+    r->validity_ms =
+        config && config->validity_ms > 0 ? config->validity_ms : RB_OCSP_DEFAULT_VALIDITY_MS;
     *out = r;
     return RB_OK;
 }

@@ -50,8 +50,8 @@ static int revocation_reason(const ocsp_cert_state *state)
 static rb_status add_invalidity_date(OCSP_SINGLERESP *single, int64_t ms, rb_error *err)
 {
     ASN1_GENERALIZEDTIME *when = ASN1_GENERALIZEDTIME_set(NULL, (time_t)(ms / 1000));
-    int ok = when != NULL &&
-             OCSP_SINGLERESP_add1_ext_i2d(single, NID_invalidity_date, when, 0, 0) == 1;
+    int ok =
+        when != NULL && OCSP_SINGLERESP_add1_ext_i2d(single, NID_invalidity_date, when, 0, 0) == 1;
     ASN1_GENERALIZEDTIME_free(when);
     return ok ? RB_OK : rb_fail_crypto(err, "could not add the invalidity date");
 }

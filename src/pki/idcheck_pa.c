@@ -282,6 +282,13 @@ static rb_status ruc_parse(const char *value, pa_number *num, rb_error *err)
         if (rc != RB_OK)
             return rc;
     }
+    /* Without its zeros, a tomo such as "005" would read as province 5 (a person):
+     * keep one zero so the normalised RUC names the same legal entity. */
+    span tomo = {num->number[0], strlen(num->number[0])};
+    if (prefix_parse(tomo, &probe) == PREFIX_OK) {
+        memmove(num->number[0] + 1, num->number[0], tomo.n + 1);
+        num->number[0][0] = '0';
+    }
     num->natural = 0;
     return RB_OK;
 }

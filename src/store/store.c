@@ -304,3 +304,18 @@ rb_status rb_stmt_run(rb_stmt *stmt, rb_error *err)
     rb_stmt_reset(stmt);
     return status;
 }
+
+rb_status rb_store_lock(rb_store *store, const char *resource, rb_error *err)
+{
+    if (!store->in_transaction)
+        return rb_fail(err, RB_EINTERNAL, NULL, "lock on %s outside a transaction", resource);
+    if (store->kind != RB_STORE_POSTGRES)
+        return RB_OK;
+    /* FNV-1a of the name gives the advisory lock key. */
+    uint64_t hash = 1469598103934665603ULL;
+    for (const char *p = resource; *p; p++)
+        hash = (hash ^ (unsigned char)*p) * 1099511628211ULL;
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%lld)", (long long)(int64_t)hash);
+    return store->ops->exec(store->impl, sql, err);
+}

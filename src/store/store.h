@@ -45,6 +45,13 @@ rb_status rb_store_commit(rb_store *store, rb_error *err) RB_MUST_CHECK;
 void rb_store_rollback(rb_store *store);
 int rb_store_in_transaction(const rb_store *store);
 
+/*
+ * Serialises writers on one named resource until the transaction ends:
+ * PostgreSQL takes an advisory transaction lock; SQLite already holds the
+ * database's write lock from rb_store_begin.
+ */
+rb_status rb_store_lock(rb_store *store, const char *resource, rb_error *err) RB_MUST_CHECK;
+
 /* Runs one or more statements without parameters (tokens are translated). */
 rb_status rb_store_exec(rb_store *store, const char *sql, rb_error *err) RB_MUST_CHECK;
 

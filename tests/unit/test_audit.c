@@ -467,6 +467,27 @@ TEST(audit_verify_reordered)
     on_each_backend(body_reordered);
 }
 
+static void body_low_seqs(rb_ctx *ctx)
+{
+    REQUIRE(append_range(ctx, 1, 8));
+    /* Moved below 1, where the walk does not go: a middle record, the last one. */
+    REQUIRE(run_sql(ctx, "UPDATE audit_log SET seq = 0 WHERE seq = 3"));
+    CHECK(verify_is(ctx, RB_AUDIT_REORDERED, 0));
+    REQUIRE(run_sql(ctx, "UPDATE audit_log SET seq = 3 WHERE seq = 0"));
+    REQUIRE(run_sql(ctx, "UPDATE audit_log SET seq = -2 WHERE seq = 8"));
+    CHECK(verify_is(ctx, RB_AUDIT_REORDERED, -2));
+    REQUIRE(run_sql(ctx, "UPDATE audit_log SET seq = 8 WHERE seq = -2"));
+    CHECK(verify_is(ctx, RB_AUDIT_OK, 0));
+    /* A forged record there, claiming to start the log. */
+    REQUIRE(forge(ctx, -3, 0));
+    CHECK(verify_is(ctx, RB_AUDIT_INSERTED, -3));
+}
+
+TEST(audit_verify_low_seqs)
+{
+    on_each_backend(body_low_seqs);
+}
+
 /* ---- many pages ---- */
 
 static void body_long_log(rb_ctx *ctx)

@@ -208,6 +208,13 @@ TEST(idcheck_pa_ruc_legal_entity)
     CHECK(invalid("pa-ruc", "1234-X-1", NULL, "El folio debe ser numérico.", "seed 002"));
     CHECK(invalid("pa-ruc", "1234--1", NULL, "Debe introducir el folio del RUC.", "seed 002"));
     CHECK(invalid("pa-ruc", "-1-1", NULL, "Debe introducir el tomo del RUC.", "seed 002"));
+    /* A tomo that reads as a province once its zeros go keeps one zero (found by fuzzing). */
+    char out[RB_ID_NORMALISED_MAX];
+    rb_error err = {0};
+    REQUIRE(rb_id_check("pa-ruc", "005-92-5", NULL, out, sizeof(out), &err) == RB_OK);
+    CHECK(strncmp(out, "05-92-5 DV ", 11) == 0);
+    CHECK(valid("pa-ruc", "05-92-5", NULL, out));
+    CHECK(valid("pa-ruc", "0-92-5", NULL, "0-92-5 DV 33"));
     /* A first part with letters is read as a person's cédula. */
     CHECK(invalid("pa-ruc", "X-1-1", NULL, "N, E, PE, ó PI", "seed 002"));
 }

@@ -302,6 +302,24 @@ TEST(keys_file_bad_input)
     CHECK(key == NULL && ref == NULL);
 }
 
+TEST(keys_sign_buffer)
+{
+    rb_error err = {0};
+    rb_key *key = NULL;
+    char *ref = NULL, store[600];
+    uint8_t sig[16];
+    size_t sig_len = sizeof(sig);
+    setenv("RUBRICA_KEY_PASS", TEST_PASS, 1);
+    snprintf(store, sizeof(store), "file:%s", test_tmpdir());
+    REQUIRE(rb_key_generate(store, "k", RB_KEY_EC_P256, NULL, &key, &ref, &err) == RB_OK);
+    CHECK(rb_key_sign(key, NULL, (const uint8_t *)"x", 1, sig, &sig_len, &err) == RB_EINVAL);
+    CHECK(sig_len == sizeof(sig)); /* untouched on failure */
+    CHECK(strstr(err.message, "too small") != NULL);
+    rb_key_free(key);
+    rb_key_free(NULL);
+    free(ref);
+}
+
 TEST(keys_type_names)
 {
     rb_key_type type;
@@ -513,7 +531,7 @@ TEST(keys_token_errors)
     CHECK(strstr(err.message, "token=") != NULL);
     rb_error_clear(&err);
     CHECK(rb_key_load("pkcs11:token=rubrica;object=dup?module-path=/nonexistent.so", NULL, &key,
-                      &err) == RB_ECRYPTO);
+                      &err) == RB_ENOTFOUND);
     CHECK(strstr(err.message, "/nonexistent.so") != NULL);
     CHECK(key == NULL);
     free(ref);
@@ -558,11 +576,30 @@ typedef struct sign_job {
     int good;
 } sign_job;
 
+/* Signs directly with the token-backed EVP_PKEY, as X509_sign or OCSP_basic_sign would. */
+static int evp_sign_verifies(const rb_key *key)
+{
+    static const uint8_t msg[] = "respuesta OCSP";
+    uint8_t sig[1024];
+    size_t sig_len = sizeof(sig);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx != NULL &&
+             EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, rb_key_get0_pkey(key)) == 1 &&
+             EVP_DigestSign(ctx, sig, &sig_len, msg, sizeof(msg)) == 1;
+    EVP_MD_CTX_free(ctx);
+    ctx = EVP_MD_CTX_new();
+    ok = ok && ctx != NULL &&
+         EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, rb_key_get0_public(key)) == 1 &&
+         EVP_DigestVerify(ctx, sig, sig_len, msg, sizeof(msg)) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
 static void *sign_many(void *arg)
 {
     sign_job *job = arg;
     for (int i = 0; i < 25; i++)
-        job->good += sign_verifies(job->key);
+        job->good += i % 2 ? sign_verifies(job->key) : evp_sign_verifies(job->key);
     return NULL;
 }
 

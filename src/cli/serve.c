@@ -1,0 +1,266 @@
+/*
+ * `rubrica serve`: brings up the online services (TSA, OCSP, CRL and CA
+ * distribution, repository, API) on one HTTP server and runs until SIGTERM or
+ * SIGINT, then stops gracefully. The route table below is where each group of
+ * routes is registered.
+ */
+#include "cli/cli.h"
+
+#include "core/log.h"
+#include "core/reader.h"
+#include "http/routes.h"
+#include "http/server.h"
+#include "tsa/tsa.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TLS_PEM_MAX    (256 * 1024)
+#define STOP_GRACE_MS  10000
+
+enum { OPT_LISTEN = 1, OPT_THREADS, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_ACCESS_LOG };
+
+static const struct option serve_options[] = {
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
+    {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+    CLI_GLOBAL_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct serve_options_t {
+    cli_globals g;
+    const char *listen, *tls_cert, *tls_key, *tls_client_ca, *access_log;
+    unsigned threads;
+} serve_opts;
+
+/* What the services need, loaded once and shared by every pool thread. */
+typedef struct services {
+    rb_tsa *tsa;
+} services;
+
+/* A route and the name printed for it at start-up (NULL: not announced). */
+typedef struct listed_route {
+    rb_http_route route;
+    const char *announce;
+} listed_route;
+
+/*
+ * The route table: one line per route. OCSP, CRL/CA distribution, the
+ * repository and the API add theirs here.
+ */
+static size_t build_routes(const services *svc, listed_route *out, size_t cap)
+{
+    const listed_route all[] = {
+        {{"POST", "/tsa", 0, rb_http_handle_tsa, svc->tsa}, "TSA /tsa"},
+    };
+    size_t n = sizeof(all) / sizeof(all[0]);
+    if (n > cap)
+        n = cap;
+    memcpy(out, all, n * sizeof(all[0]));
+    return n;
+}
+
+static int parse_serve_options(int argc, char **argv, serve_opts *o)
+{
+    const cli_command *cmd = &cli_serve_command[0];
+    int opt;
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, "", serve_options, NULL)) != -1) {
+        if (cli_global_option(opt, &o->g, cmd))
+            continue;
+        char *end;
+        switch (opt) {
+        case OPT_LISTEN:
+            o->listen = optarg;
+            break;
+        case OPT_THREADS: {
+            long n = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || n < 1 || n > 256)
+                return cli_usage_error(cmd, "--threads takes a number from 1 to 256");
+            o->threads = (unsigned)n;
+            break;
+        }
+        case OPT_TLS_CERT:
+            o->tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            o->tls_key = optarg;
+            break;
+        case OPT_TLS_CLIENT_CA:
+            o->tls_client_ca = optarg;
+            break;
+        case OPT_ACCESS_LOG:
+            o->access_log = optarg;
+            break;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL))
+        return cli_usage_error(cmd, "--tls-cert and --tls-key go together");
+    if (o->tls_client_ca != NULL && o->tls_cert == NULL)
+        return cli_usage_error(cmd, "--tls-client-ca needs --tls-cert and --tls-key");
+    return 0;
+}
+
+/* The store location cli_open used, which every pool thread connects to. */
+static void db_location(const rb_ctx *ctx, const cli_globals *g, char *out, size_t len)
+{
+    const char *db = g->db ? g->db : getenv("RUBRICA_DB");
+    if (db != NULL && db[0] != '\0')
+        snprintf(out, len, "%s", db);
+    else
+        snprintf(out, len, "%s/rubrica.db", ctx->data_dir);
+}
+
+static int load_pem(const char *path, char **out)
+{
+    if (path == NULL) {
+        *out = NULL;
+        return 0;
+    }
+    rb_error err = {0};
+    uint8_t *data;
+    size_t len;
+    if (rb_read_file(path, TLS_PEM_MAX, &data, &len, &err) != RB_OK)
+        return cli_report(&err);
+    *out = (char *)data;
+    return 0;
+}
+
+/* Loads the TSA from the store; a missing TSA certificate only disables /tsa. */
+static int load_tsa(rb_ctx *ctx, const char *db, const rb_key_secret *secret, rb_tsa **out)
+{
+    rb_error err = {0};
+    rb_tsa_config cfg = {0};
+    if (rb_tsa_config_from_settings(ctx, &cfg, &err) != RB_OK)
+        return cli_report(&err);
+    cfg.db = db;
+    rb_status s = rb_tsa_new_from_store(&cfg, ctx, secret, out, &err);
+    rb_tsa_config_clear(&cfg);
+    if (s == RB_ENOTFOUND) {
+        rb_log(RB_LOG_WARN, "%s; /tsa will answer 503", err.message);
+        *out = NULL;
+        return 0;
+    }
+    return s == RB_OK ? 0 : cli_report(&err);
+}
+
+static void announce(const rb_http_server *srv, const char *listen, const listed_route *routes,
+                     size_t count)
+{
+    char host[256];
+    snprintf(host, sizeof(host), "%s", listen);
+    char *colon = strrchr(host, ':');
+    if (colon != NULL)
+        *colon = '\0';
+    printf("rubrica: serving %s://%s:%u (", rb_http_server_scheme(srv), host,
+           rb_http_server_port(srv));
+    for (size_t i = 0; i < count; i++)
+        if (routes[i].announce != NULL)
+            printf("%s, ", routes[i].announce);
+    printf("health /healthz, metrics /metrics)\n");
+    fflush(stdout);
+}
+
+/* Blocks SIGTERM and SIGINT in every thread (the pool inherits the mask) and waits for one. */
+static int wait_for_stop(const sigset_t *set)
+{
+    int sig = 0;
+    sigwait(set, &sig);
+    rb_log(RB_LOG_INFO, "received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    return sig;
+}
+
+static int serve(serve_opts *o)
+{
+    rb_ctx ctx;
+    int rc = cli_open(&o->g, &ctx);
+    if (rc != 0)
+        return rc;
+    char db[4096];
+    db_location(&ctx, &o->g, db, sizeof(db));
+    services svc = {0};
+    char *cert_pem = NULL, *key_pem = NULL, *trust_pem = NULL;
+    int log_fd = 0;
+    rb_key_secret secret = {.pass_file = o->g.pass_file};
+    rc = load_tsa(&ctx, db, &secret, &svc.tsa);
+    if (rc == 0)
+        rc = load_pem(o->tls_cert, &cert_pem);
+    if (rc == 0)
+        rc = load_pem(o->tls_key, &key_pem);
+    if (rc == 0)
+        rc = load_pem(o->tls_client_ca, &trust_pem);
+    if (rc == 0 && o->access_log != NULL &&
+        (log_fd = open(o->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+        fprintf(stderr, "rubrica: cannot write the access log %s\n", o->access_log);
+        rc = CLI_EXIT_FAIL;
+    }
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    listed_route listed[32];
+    rb_http_route routes[32];
+    size_t count = build_routes(&svc, listed, 32);
+    for (size_t i = 0; i < count; i++)
+        routes[i] = listed[i].route;
+    rb_http_config cfg = {
+        .listen = o->listen ? o->listen : "127.0.0.1:8080",
+        .db = db,
+        .data_dir = ctx.data_dir,
+        .clock = ctx.clock,
+        .threads = o->threads,
+        .tls_cert_pem = cert_pem,
+        .tls_key_pem = key_pem,
+        .tls_trust_pem = trust_pem,
+        .access_log_fd = log_fd,
+    };
+    rb_http_server *srv = NULL;
+    rb_error err = {0};
+    if (rc == 0 && rb_http_server_start(&cfg, routes, count, &srv, &err) != RB_OK)
+        rc = cli_report(&err);
+    if (rc == 0) {
+        announce(srv, cfg.listen, listed, count);
+        wait_for_stop(&stop_signals);
+        rb_http_server_stop(srv, STOP_GRACE_MS); /* deferred TSA answers finish here */
+    }
+    rb_tsa_free(svc.tsa); /* after the server: its writer commits what is queued */
+    if (log_fd > 0)
+        close(log_fd);
+    free(cert_pem);
+    if (key_pem != NULL)
+        OPENSSL_cleanse(key_pem, strlen(key_pem));
+    free(key_pem);
+    free(trust_pem);
+    cli_close(&ctx);
+    return rc;
+}
+
+int cli_run_serve(int argc, char **argv)
+{
+    serve_opts o = {0};
+    int rc = parse_serve_options(argc, argv, &o);
+    return rc != 0 ? rc : serve(&o);
+}
+
+const cli_command cli_serve_command[] = {
+    {"serve", "run the online services (TSA, OCSP, CRL, repository, API) over HTTP",
+     "[--listen ADDR:PORT] [--data DIR] [--db URL] [--threads N]\n"
+     "       [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--access-log FILE]\n\n"
+     "Serves on 127.0.0.1:8080 unless told otherwise (port 0 picks a free port) and prints\n"
+     "the URLs once listening. Runs until SIGTERM or SIGINT, then lets requests in flight\n"
+     "finish. --threads defaults to the number of cores; the access log goes to stderr\n"
+     "unless --access-log names a file.",
+     cli_run_serve, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};

@@ -1,0 +1,189 @@
+/*
+ * Counting requests for /metrics and writing the access log. Counts are per
+ * route and status code (the codes we send, plus "other"), latencies go into
+ * a fixed-bucket histogram in the shape Prometheus expects (cumulative le
+ * buckets, _sum and _count).
+ */
+#include "http/stats.h"
+
+#include "core/error.h"
+#include "core/metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const int status_codes[HTTP_STATUS_SLOTS - 1] = {
+    200, 201, 204, 301, 302, 304, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503,
+};
+
+/* Upper bounds in microseconds of all but the last (+Inf) bucket. */
+static const uint64_t latency_bounds_us[HTTP_LATENCY_SLOTS - 1] = {
+    250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 5000000,
+};
+
+static int status_slot(int status)
+{
+    for (int i = 0; i < HTTP_STATUS_SLOTS - 1; i++)
+        if (status_codes[i] == status)
+            return i;
+    return HTTP_STATUS_SLOTS - 1;
+}
+
+void http_stats_record(http_route_stats *stats, int status, uint64_t latency_us)
+{
+    int bucket = 0;
+    while (bucket < HTTP_LATENCY_SLOTS - 1 && latency_us > latency_bounds_us[bucket])
+        bucket++;
+    atomic_fetch_add_explicit(&stats->by_status[status_slot(status)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&stats->by_latency[bucket], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&stats->latency_us_sum, latency_us, memory_order_relaxed);
+    atomic_fetch_add_explicit(&stats->count, 1, memory_order_relaxed);
+}
+
+typedef struct text {
+    char *data;
+    size_t len, cap;
+    int failed;
+} text;
+
+static void append(text *t, const char *fmt, ...) RB_PRINTF(2, 3);
+
+static void append(text *t, const char *fmt, ...)
+{
+    if (t->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = 1;
+            return;
+        }
+        if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap * 2 + (size_t)n;
+        char *grown = realloc(t->data, cap);
+        if (grown == NULL) {
+            t->failed = 1;
+            return;
+        }
+        t->data = grown;
+        t->cap = cap;
+    }
+}
+
+static uint64_t load(const _Atomic uint64_t *v)
+{
+    return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static void render_requests(text *t, const http_route_stats *routes, size_t count)
+{
+    append(t, "# HELP rubrica_http_requests_total HTTP requests answered, by route and status.\n"
+              "# TYPE rubrica_http_requests_total counter\n");
+    for (size_t r = 0; r < count; r++)
+        for (int i = 0; i < HTTP_STATUS_SLOTS; i++) {
+            uint64_t n = load(&routes[r].by_status[i]);
+            if (n == 0)
+                continue;
+            if (i < HTTP_STATUS_SLOTS - 1)
+                append(t, "rubrica_http_requests_total{route=\"%s\",code=\"%d\"} %llu\n",
+                       routes[r].label, status_codes[i], (unsigned long long)n);
+            else
+                append(t, "rubrica_http_requests_total{route=\"%s\",code=\"other\"} %llu\n",
+                       routes[r].label, (unsigned long long)n);
+        }
+}
+
+static void render_latency(text *t, const http_route_stats *routes, size_t count)
+{
+    append(t, "# HELP rubrica_http_request_duration_seconds Time from request to response.\n"
+              "# TYPE rubrica_http_request_duration_seconds histogram\n");
+    for (size_t r = 0; r < count; r++) {
+        uint64_t total = load(&routes[r].count);
+        if (total == 0)
+            continue;
+        uint64_t cumulative = 0;
+        for (int i = 0; i < HTTP_LATENCY_SLOTS; i++) {
+            cumulative += load(&routes[r].by_latency[i]);
+            if (i < HTTP_LATENCY_SLOTS - 1)
+                append(t, "rubrica_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} "
+                          "%llu\n",
+                       routes[r].label, (double)latency_bounds_us[i] / 1e6,
+                       (unsigned long long)cumulative);
+            else
+                append(t, "rubrica_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
+                          "%llu\n",
+                       routes[r].label, (unsigned long long)cumulative);
+        }
+        append(t, "rubrica_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+               routes[r].label, (double)load(&routes[r].latency_us_sum) / 1e6);
+        append(t, "rubrica_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+               routes[r].label, (unsigned long long)total);
+    }
+}
+
+char *http_stats_render(const http_route_stats *routes, size_t count, size_t *len)
+{
+    text t = {.data = malloc(4096), .cap = 4096};
+    if (t.data == NULL)
+        return NULL;
+    render_requests(&t, routes, count);
+    render_latency(&t, routes, count);
+    for (int m = 0; m < RB_METRIC_COUNT; m++)
+        append(&t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", rb_metric_name(m),
+               rb_metric_help(m), rb_metric_name(m), rb_metric_name(m),
+               (unsigned long long)rb_metrics_get(m));
+    if (t.failed) {
+        free(t.data);
+        return NULL;
+    }
+    *len = t.len;
+    return t.data;
+}
+
+/*
+ * Common Log Format with milliseconds in the time and the latency appended:
+ *   127.0.0.1 - - [18/Nov/2026:10:00:00.123 +0000] "POST /tsa HTTP/1.1" 200 1234 0.512ms
+ * The path is cut at 200 bytes and control characters are replaced, so a
+ * client cannot forge log lines.
+ */
+void http_access_log(int fd, const char *client, const char *method, const char *path,
+                     const char *version, int status, size_t bytes, uint64_t latency_us)
+{
+    if (fd < 0)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    char when[64];
+    strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S", &tm);
+    char safe_path[201];
+    size_t i = 0;
+    for (; path[i] != '\0' && i < sizeof(safe_path) - 1; i++)
+        safe_path[i] = (unsigned char)path[i] < 0x20 || path[i] == 0x7f || path[i] == '"'
+                           ? '?'
+                           : path[i];
+    safe_path[i] = '\0';
+    char line[512];
+    int n = snprintf(line, sizeof(line), "%s - - [%s.%03ld +0000] \"%.16s %s %.16s\" %d %zu %.3fms\n",
+                     client, when, now.tv_nsec / 1000000, method, safe_path, version, status, bytes,
+                     (double)latency_us / 1000.0);
+    if (n <= 0)
+        return;
+    if ((size_t)n >= sizeof(line)) {
+        n = (int)sizeof(line) - 1;
+        line[n - 1] = '\n';
+    }
+    ssize_t written = write(fd, line, (size_t)n);
+    (void)written; /* a full disk must not stop the service */
+}
