@@ -81,6 +81,7 @@ extern const cli_command cli_cert_commands[];
 extern const cli_command cli_crl_command[];
 int cli_run_crl(int argc, char **argv);
 extern const cli_command cli_profile_commands[];
+extern const cli_command cli_bench_commands[];
 extern const cli_command cli_serve_command[];
 int cli_run_serve(int argc, char **argv);
 

@@ -21,6 +21,7 @@ static const cli_command top_level[] = {
     {"cert", "certificates: issue, show, list, revoke, suspend, reinstate, renew, reissue", NULL,
      NULL, cli_cert_commands},
     {"crl", "print the current certificate revocation list", NULL, cli_run_crl, NULL},
+    {"bench", "benchmarks beside the reference tools: issue", NULL, NULL, cli_bench_commands},
     {"db", "database schema: migrate, status", NULL, NULL, cli_db_commands},
     {"audit", "the hash-chained audit log: list, verify", NULL, NULL, cli_audit_commands},
     {"id", "check national ID numbers (DNI, RUC, cédula, DUI, NIT ...)", NULL, NULL,

@@ -10,6 +10,7 @@
 #include "core/reader.h"
 #include "http/routes.h"
 #include "http/server.h"
+#include "ocsp/ocsp.h"
 #include "tsa/tsa.h"
 
 #include <fcntl.h>
@@ -18,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define TLS_PEM_MAX    (256 * 1024)
-#define STOP_GRACE_MS  10000
+#define TLS_PEM_MAX   (256 * 1024)
+#define STOP_GRACE_MS 10000
 
 enum { OPT_LISTEN = 1, OPT_THREADS, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_ACCESS_LOG };
 
@@ -43,6 +44,7 @@ typedef struct serve_options_t {
 /* What the services need, loaded once and shared by every pool thread. */
 typedef struct services {
     rb_tsa *tsa;
+    rb_ocsp_responder *ocsp;
 } services;
 
 /* A route and the name printed for it at start-up (NULL: not announced). */
@@ -59,6 +61,8 @@ static size_t build_routes(const services *svc, listed_route *out, size_t cap)
 {
     const listed_route all[] = {
         {{"POST", "/tsa", 0, rb_http_handle_tsa, svc->tsa}, "TSA /tsa"},
+        {{"POST", "/ocsp", 0, rb_http_handle_ocsp_post, svc->ocsp}, "OCSP /ocsp"},
+        {{"GET", "/ocsp/", 1, rb_http_handle_ocsp_get, svc->ocsp}, NULL},
     };
     size_t n = sizeof(all) / sizeof(all[0]);
     if (n > cap)
@@ -153,6 +157,32 @@ static int load_tsa(rb_ctx *ctx, const char *db, const rb_key_secret *secret, rb
     return s == RB_OK ? 0 : cli_report(&err);
 }
 
+/*
+ * Loads the OCSP responder and pre-signs the answers that are missing or
+ * expiring; a store without a responder certificate only disables /ocsp.
+ */
+static int load_ocsp(rb_ctx *ctx, const rb_key_secret *secret, rb_ocsp_responder **out)
+{
+    rb_error err = {0};
+    rb_ocsp_responder *r = NULL;
+    size_t presigned = 0;
+    rb_status s = rb_ocsp_responder_load(ctx, secret, &r, &err);
+    if (s == RB_ENOTFOUND) {
+        rb_log(RB_LOG_WARN, "%s; /ocsp will answer 503", err.message);
+        *out = NULL;
+        return 0;
+    }
+    if (s == RB_OK)
+        s = rb_ocsp_presign_all(r, ctx, 0, &presigned, &err);
+    if (s != RB_OK) {
+        rb_ocsp_responder_free(r);
+        return cli_report(&err);
+    }
+    rb_log(RB_LOG_INFO, "ocsp: %zu responses pre-signed", presigned);
+    *out = r;
+    return 0;
+}
+
 static void announce(const rb_http_server *srv, const char *listen, const listed_route *routes,
                      size_t count)
 {
@@ -192,6 +222,8 @@ static int serve(serve_opts *o)
     int log_fd = 0;
     rb_key_secret secret = {.pass_file = o->g.pass_file};
     rc = load_tsa(&ctx, db, &secret, &svc.tsa);
+    if (rc == 0)
+        rc = load_ocsp(&ctx, &secret, &svc.ocsp);
     if (rc == 0)
         rc = load_pem(o->tls_cert, &cert_pem);
     if (rc == 0)
@@ -235,6 +267,7 @@ static int serve(serve_opts *o)
         rb_http_server_stop(srv, STOP_GRACE_MS); /* deferred TSA answers finish here */
     }
     rb_tsa_free(svc.tsa); /* after the server: its writer commits what is queued */
+    rb_ocsp_responder_free(svc.ocsp);
     if (log_fd > 0)
         close(log_fd);
     free(cert_pem);

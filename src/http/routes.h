@@ -12,4 +12,11 @@
 /* POST /tsa (RFC 3161 3.4): arg is an rb_tsa *, or NULL when no TSA is set up (503). */
 void rb_http_handle_tsa(rb_http_request *req, rb_http_response *resp, void *arg);
 
+/*
+ * POST /ocsp and GET /ocsp/{base64} (prefix route "/ocsp/"), RFC 6960 A.1 and
+ * RFC 5019 5: arg is an rb_ocsp_responder *, or NULL when no responder is set up (503).
+ */
+void rb_http_handle_ocsp_post(rb_http_request *req, rb_http_response *resp, void *arg);
+void rb_http_handle_ocsp_get(rb_http_request *req, rb_http_response *resp, void *arg);
+
 #endif

@@ -26,11 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_MAX_BODY    (1024 * 1024)
-#define DEFAULT_MAX_CONN    1024
-#define DEFAULT_TIMEOUT_S   30
-#define MEMORY_PER_CONN     (64 * 1024) /* request line and headers must fit in this */
-#define BUILTIN_ROUTES      2
+#define DEFAULT_MAX_BODY  (1024 * 1024)
+#define DEFAULT_MAX_CONN  1024
+#define DEFAULT_TIMEOUT_S 30
+#define MEMORY_PER_CONN   (64 * 1024) /* request line and headers must fit in this */
+#define BUILTIN_ROUTES    2
 
 struct rb_http_server {
     rb_http_config cfg;
@@ -455,12 +455,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     struct timespec end;
     clock_gettime(CLOCK_MONOTONIC, &end);
-    int64_t us = (end.tv_sec - st->start.tv_sec) * 1000000LL +
-                 (end.tv_nsec - st->start.tv_nsec) / 1000;
+    int64_t us =
+        (end.tv_sec - st->start.tv_sec) * 1000000LL + (end.tv_nsec - st->start.tv_nsec) / 1000;
     int status = st->sent_status ? st->sent_status : 499; /* the client went away first */
     http_stats_record(&srv->stats[st->route], status, us > 0 ? (uint64_t)us : 0);
-    http_access_log(srv->cfg.access_log_fd, st->req.client_addr, st->method, st->path,
-                    st->version, status, st->sent_bytes, us > 0 ? (uint64_t)us : 0);
+    http_access_log(srv->cfg.access_log_fd, st->req.client_addr, st->method, st->path, st->version,
+                    status, st->sent_bytes, us > 0 ? (uint64_t)us : 0);
     state_free(st);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->in_flight, 1);
@@ -492,8 +492,7 @@ static rb_status parse_listen(const char *listen, struct sockaddr_storage *out, 
     } else {
         const char *colon = strrchr(listen, ':');
         if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
-            return rb_fail(err, RB_EINVAL, NULL, "listen address '%s' is not ADDRESS:PORT",
-                           listen);
+            return rb_fail(err, RB_EINVAL, NULL, "listen address '%s' is not ADDRESS:PORT", listen);
         snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
         port = colon + 1;
     }
@@ -501,13 +500,13 @@ static rb_status parse_listen(const char *listen, struct sockaddr_storage *out, 
     long number = strtol(port, &end, 10);
     if (*port == '\0' || *end != '\0' || number < 0 || number > 65535)
         return rb_fail(err, RB_EINVAL, NULL, "'%s' is not a port number (0 to 65535)", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *found = NULL;
     int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &found);
     if (rc != 0)
-        return rb_fail(err, RB_EINVAL, NULL, "cannot listen on '%s': %s", listen,
-                       gai_strerror(rc));
+        return rb_fail(err, RB_EINVAL, NULL, "cannot listen on '%s': %s", listen, gai_strerror(rc));
     memcpy(out, found->ai_addr, found->ai_addrlen);
     freeaddrinfo(found);
     return RB_OK;
@@ -578,29 +577,31 @@ rb_status rb_http_server_start(const rb_http_config *cfg, const rb_http_route *r
         flags |= MHD_USE_IPv6;
     struct MHD_OptionItem options[16];
     int n = 0;
+    /* The logger first, so that libmicrohttpd's complaints about later options reach it. */
+    options[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &srv->addr};
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads, NULL};
-    options[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
-                                           srv->cfg.max_connections, NULL};
+    options[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, NULL};
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.timeout_s, NULL};
-    options[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, MEMORY_PER_CONN,
-                                           NULL};
+    options[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, MEMORY_PER_CONN, NULL};
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
-    options[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv};
-    options[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
+    options[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv};
     if (cfg->tls_cert_pem != NULL && cfg->tls_key_pem != NULL) {
         flags |= MHD_USE_TLS;
-        options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
-                                               (void *)cfg->tls_cert_pem};
-        options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
-                                               (void *)cfg->tls_key_pem};
+        options[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert_pem};
+        options[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key_pem};
         if (cfg->tls_trust_pem != NULL)
-            options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
-                                                   (void *)cfg->tls_trust_pem};
+            options[n++] =
+                (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)cfg->tls_trust_pem};
     }
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY,
-                                   options, MHD_OPTION_END);
+    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, options,
+                                   MHD_OPTION_END);
     if (srv->daemon == NULL) {
         free_server(srv);
         return rb_fail(err, RB_EIO, NULL,

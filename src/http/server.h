@@ -21,12 +21,12 @@ typedef struct rb_http_server rb_http_server;
 /* One request, valid for the duration of the handler call. */
 typedef struct rb_http_request {
     const char *method;
-    const char *path;      /* without the query string */
-    const uint8_t *body;   /* NUL-terminated for convenience; may hold NULs */
+    const char *path;    /* without the query string */
+    const uint8_t *body; /* NUL-terminated for convenience; may hold NULs */
     size_t body_len;
-    char client_addr[64];  /* numeric address of the peer */
-    rb_ctx *ctx;           /* this thread's context: its own store connection and clock */
-    void *internal;        /* private to server.c */
+    char client_addr[64]; /* numeric address of the peer */
+    rb_ctx *ctx;          /* this thread's context: its own store connection and clock */
+    void *internal;       /* private to server.c */
 } rb_http_request;
 
 /* A query-string argument or a request header (case-insensitive), or NULL. Borrowed. */
@@ -91,15 +91,15 @@ rb_http_deferral *rb_http_defer(rb_http_request *req);
 void rb_http_release(rb_http_deferral *deferral, int ok);
 
 typedef struct rb_http_config {
-    const char *listen;        /* "ADDR:PORT" or "[V6ADDR]:PORT"; port 0 picks a free one */
-    const char *db;            /* store location each thread connects to; NULL: no store */
-    const char *data_dir;      /* for rb_ctx; may be NULL */
-    rb_clock clock;            /* copied into each thread's rb_ctx */
-    unsigned threads;          /* pool size; 0: one per core */
-    size_t max_body;           /* bytes; larger bodies get 413. 0: 1 MiB */
-    unsigned max_connections;  /* 0: 1024 */
-    unsigned timeout_s;        /* idle or slow connections are dropped after this; 0: 30 */
-    const char *tls_cert_pem;  /* with tls_key_pem: serve HTTPS */
+    const char *listen;       /* "ADDR:PORT" or "[V6ADDR]:PORT"; port 0 picks a free one */
+    const char *db;           /* store location each thread connects to; NULL: no store */
+    const char *data_dir;     /* for rb_ctx; may be NULL */
+    rb_clock clock;           /* copied into each thread's rb_ctx */
+    unsigned threads;         /* pool size; 0: one per core */
+    size_t max_body;          /* bytes; larger bodies get 413. 0: 1 MiB */
+    unsigned max_connections; /* 0: 1024 */
+    unsigned timeout_s;       /* idle or slow connections are dropped after this; 0: 30 */
+    const char *tls_cert_pem; /* with tls_key_pem: serve HTTPS */
     const char *tls_key_pem;
     const char *tls_trust_pem; /* CA certificates: ask clients for a certificate */
     int access_log_fd;         /* where access-log lines go; -1: none. 0 means stderr */

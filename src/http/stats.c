@@ -115,17 +115,19 @@ static void render_latency(text *t, const http_route_stats *routes, size_t count
         for (int i = 0; i < HTTP_LATENCY_SLOTS; i++) {
             cumulative += load(&routes[r].by_latency[i]);
             if (i < HTTP_LATENCY_SLOTS - 1)
-                append(t, "rubrica_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} "
-                          "%llu\n",
+                append(t,
+                       "rubrica_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} "
+                       "%llu\n",
                        routes[r].label, (double)latency_bounds_us[i] / 1e6,
                        (unsigned long long)cumulative);
             else
-                append(t, "rubrica_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
-                          "%llu\n",
+                append(t,
+                       "rubrica_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
+                       "%llu\n",
                        routes[r].label, (unsigned long long)cumulative);
         }
-        append(t, "rubrica_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
-               routes[r].label, (double)load(&routes[r].latency_us_sum) / 1e6);
+        append(t, "rubrica_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", routes[r].label,
+               (double)load(&routes[r].latency_us_sum) / 1e6);
         append(t, "rubrica_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
                routes[r].label, (unsigned long long)total);
     }
@@ -170,14 +172,14 @@ void http_access_log(int fd, const char *client, const char *method, const char 
     char safe_path[201];
     size_t i = 0;
     for (; path[i] != '\0' && i < sizeof(safe_path) - 1; i++)
-        safe_path[i] = (unsigned char)path[i] < 0x20 || path[i] == 0x7f || path[i] == '"'
-                           ? '?'
-                           : path[i];
+        safe_path[i] =
+            (unsigned char)path[i] < 0x20 || path[i] == 0x7f || path[i] == '"' ? '?' : path[i];
     safe_path[i] = '\0';
     char line[512];
-    int n = snprintf(line, sizeof(line), "%s - - [%s.%03ld +0000] \"%.16s %s %.16s\" %d %zu %.3fms\n",
-                     client, when, now.tv_nsec / 1000000, method, safe_path, version, status, bytes,
-                     (double)latency_us / 1000.0);
+    int n =
+        snprintf(line, sizeof(line), "%s - - [%s.%03ld +0000] \"%.16s %s %.16s\" %d %zu %.3fms\n",
+                 client, when, now.tv_nsec / 1000000, method, safe_path, version, status, bytes,
+                 (double)latency_us / 1000.0);
     if (n <= 0)
         return;
     if ((size_t)n >= sizeof(line)) {

@@ -77,7 +77,10 @@ rb_status rb_key_generate(const char *store, const char *label, rb_key_type type
  * Opens a key by the reference rb_key_generate returned ("file:PATH" or a
  * pkcs11: URI naming a private key by object= and/or id=). Returns an owned
  * handle in *out (written only on success). A wrong passphrase or PIN is
- * RB_EPERM, a missing key RB_ENOTFOUND.
+ * RB_EPERM, a missing key RB_ENOTFOUND. PKCS#11 login belongs to the whole
+ * process: while another handle holds a key on the same token, the token is
+ * logged in already and no PIN is read. Handles on one module share one
+ * libp11 context, unloaded with the last of them.
  */
 rb_status rb_key_load(const char *ref, const rb_key_secret *secret, rb_key **out,
                       rb_error *err) RB_MUST_CHECK;

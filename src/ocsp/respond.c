@@ -6,6 +6,7 @@
 #include "ocsp/internal.h"
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -184,6 +185,7 @@ rb_status rb_ocsp_respond(const rb_ocsp_responder *r, rb_ctx *ctx, const uint8_t
         rb_ocsp_answer_clear(&answer);
         return answer_error(OCSP_RESPONSE_STATUS_INTERNALERROR, out);
     }
+    rb_metrics_add(RB_METRIC_OCSP_RESPONSES, 1);
     *out = answer;
     return RB_OK;
 }

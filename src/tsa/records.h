@@ -12,10 +12,10 @@
 
 #include "tsa/tsa.h"
 
-#define TSA_SERIAL_BYTES  16 /* 128-bit random serials, top bit clear */
-#define TSA_MAX_NONCE     64 /* bytes; longer nonces are refused as badDataFormat */
-#define TSA_MAX_IMPRINT   64 /* SHA-512 */
-#define TSA_MAX_POLICY    128
+#define TSA_SERIAL_BYTES 16 /* 128-bit random serials, top bit clear */
+#define TSA_MAX_NONCE    64 /* bytes; longer nonces are refused as badDataFormat */
+#define TSA_MAX_IMPRINT  64 /* SHA-512 */
+#define TSA_MAX_POLICY   128
 
 typedef struct tsa_record {
     struct tsa_record *next;

@@ -25,14 +25,14 @@
 struct rb_tsa {
     EVP_PKEY *key;
     X509 *cert;
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     const EVP_MD *signer_md;
     ASN1_OBJECT *policy;
-    STACK_OF(ASN1_OBJECT) *others;
+    STACK_OF(ASN1_OBJECT) * others;
     int accuracy_ms;
-    int hardware;            /* serialise signing (token keys) */
+    int hardware; /* serialise signing (token keys) */
     pthread_mutex_t sign_lock;
-    rb_perthread *threads;   /* tsa_thread per calling thread */
+    rb_perthread *threads; /* tsa_thread per calling thread */
     tsa_writer *writer;
     rb_authority *authority; /* when loaded from the store: keeps a token key's module open */
 };
@@ -80,7 +80,8 @@ static ASN1_INTEGER *serial_cb(TS_RESP_CTX *rctx, void *data)
     hex_upper(bytes, sizeof(bytes), t->serial);
     return serial;
 fail:
-    TS_RESP_CTX_set_status_info(rctx, TS_STATUS_REJECTION, "Error during serial number generation.");
+    TS_RESP_CTX_set_status_info(rctx, TS_STATUS_REJECTION,
+                                "Error during serial number generation.");
     TS_RESP_CTX_add_failure_info(rctx, TS_INFO_ADD_INFO_NOT_AVAILABLE);
     return NULL;
 }
@@ -110,7 +111,8 @@ static TS_RESP_CTX *make_resp_ctx(const rb_tsa *tsa, tsa_thread *t, rb_error *er
         TS_RESP_CTX_free(c);
         return NULL;
     }
-    ok = TS_RESP_CTX_set_signer_key(c, tsa->key) && TS_RESP_CTX_set_signer_digest(c, tsa->signer_md) &&
+    ok = TS_RESP_CTX_set_signer_key(c, tsa->key) &&
+         TS_RESP_CTX_set_signer_digest(c, tsa->signer_md) &&
          TS_RESP_CTX_set_ess_cert_id_digest(c, EVP_sha256()) && /* RFC 5816 ESSCertIDv2 */
          TS_RESP_CTX_set_def_policy(c, tsa->policy) &&
          TS_RESP_CTX_set_clock_precision_digits(c, 3) && TS_RESP_CTX_add_md(c, EVP_sha256()) &&
@@ -154,7 +156,7 @@ static void thread_free(void *value)
 }
 
 /* Parses "1.2.3, 1.2.4" into objects; numeric OIDs only, so a typo is not taken as a name. */
-static rb_status parse_policies(const char *list, STACK_OF(ASN1_OBJECT) **out, rb_error *err)
+static rb_status parse_policies(const char *list, STACK_OF(ASN1_OBJECT) * *out, rb_error *err)
 {
     STACK_OF(ASN1_OBJECT) *objs = sk_ASN1_OBJECT_new_null();
     if (objs == NULL)
@@ -191,12 +193,13 @@ static const EVP_MD *signer_digest(EVP_PKEY *key)
     return EVP_sha256();
 }
 
-rb_status rb_tsa_new(const rb_tsa_config *cfg, EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
+rb_status rb_tsa_new(const rb_tsa_config *cfg, EVP_PKEY *key, X509 *cert, STACK_OF(X509) * chain,
                      int hardware, rb_tsa **out, rb_error *err)
 {
     if (cfg == NULL || cfg->db == NULL || cfg->policy == NULL || key == NULL || cert == NULL)
-        return rb_fail(err, RB_EINVAL, NULL, "the TSA needs a database, a policy, a key and a "
-                                             "certificate");
+        return rb_fail(err, RB_EINVAL, NULL,
+                       "the TSA needs a database, a policy, a key and a "
+                       "certificate");
     if (!hardware && X509_check_private_key(cert, key) != 1)
         return rb_fail_crypto(err, "the TSA key does not match its certificate");
     rb_tsa *tsa = calloc(1, sizeof(*tsa));
@@ -473,7 +476,8 @@ rb_status rb_tsa_respond(rb_tsa *tsa, rb_ctx *ctx, const uint8_t *req, size_t le
         pthread_mutex_unlock(&w.lock);
         s = w.status;
         if (s != RB_OK)
-            rb_fail(err, s, NULL, "the time-stamp token could not be recorded, so it was not issued");
+            rb_fail(err, s, NULL,
+                    "the time-stamp token could not be recorded, so it was not issued");
     }
     pthread_mutex_destroy(&w.lock);
     pthread_cond_destroy(&w.cond);

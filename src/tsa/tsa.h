@@ -25,9 +25,9 @@ typedef struct rb_tsa_config {
      * TSA opens its own connection there for its record writer.
      */
     const char *db;
-    const char *policy;           /* default policy OID (required) */
-    const char *other_policies;   /* further OIDs a request may ask for, comma-separated; or NULL */
-    int accuracy_ms;              /* accuracy stated in tokens; 0 leaves it out */
+    const char *policy;         /* default policy OID (required) */
+    const char *other_policies; /* further OIDs a request may ask for, comma-separated; or NULL */
+    int accuracy_ms;            /* accuracy stated in tokens; 0 leaves it out */
 } rb_tsa_config;
 
 /* Settings read by rb_tsa_config_from_settings, and what applies when unset. */
@@ -53,7 +53,7 @@ void rb_tsa_config_clear(rb_tsa_config *cfg);
  * are); when hardware is non-zero, signing is serialised instead. Starts the
  * record writer thread. Owned; free with rb_tsa_free.
  */
-rb_status rb_tsa_new(const rb_tsa_config *cfg, EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
+rb_status rb_tsa_new(const rb_tsa_config *cfg, EVP_PKEY *key, X509 *cert, STACK_OF(X509) * chain,
                      int hardware, rb_tsa **out, rb_error *err) RB_MUST_CHECK;
 
 /*

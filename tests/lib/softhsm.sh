@@ -2,8 +2,10 @@
 # and token directory under a temporary directory, initialises a token
 # labelled "rubrica" and exports what librubrica and the PKCS#11 tools need:
 # SOFTHSM2_CONF, RUBRICA_PKCS11_MODULE, RUBRICA_PKCS11_PIN (and the SO PIN in
-# RUBRICA_TEST_SO_PIN). Call softhsm_cleanup when done (finish() does not).
-# Returns non-zero, with a note on stderr, when SoftHSM2 is not installed.
+# RUBRICA_TEST_SO_PIN). Sets HAVE_SOFTHSM=1 when the token is ready, 0 with a
+# note on stderr when SoftHSM2 is missing (skip the PKCS#11 checks then).
+# Call softhsm_cleanup when done (finish() does not). tests/unit/softhsm.c
+# does the same for the unit tests, with the same PINs.
 
 softhsm_setup() {
   if ! command -v softhsm2-util >/dev/null 2>&1; then
@@ -36,4 +38,4 @@ softhsm_cleanup() {
   SOFTHSM_DIR=
 }
 
-softhsm_setup
+if softhsm_setup; then HAVE_SOFTHSM=1; else HAVE_SOFTHSM=0; fi

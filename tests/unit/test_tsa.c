@@ -74,8 +74,8 @@ static int fixture_setup(fixture *f, const char *eku)
     f->ctx.store = f->store;
     f->ctx.clock.fixed_ms = FIXED_MS;
     f->ctx.actor = "test";
-    rb_tsa_config cfg = {.db = f->db, .policy = "2.999.1.8", .other_policies = "2.999.1.9",
-                         .accuracy_ms = 500};
+    rb_tsa_config cfg = {
+        .db = f->db, .policy = "2.999.1.8", .other_policies = "2.999.1.9", .accuracy_ms = 500};
     return rb_tsa_new(&cfg, f->tsa_key, f->cert, NULL, 0, &f->tsa, &err) == RB_OK ? 0 : -1;
 }
 
@@ -358,8 +358,9 @@ TEST(tsa_serials_unique_across_threads)
     rb_stmt *stmt;
     int has_row = 0;
     rb_error err = {0};
-    REQUIRE(rb_store_prepare(f.store, "SELECT COUNT(DISTINCT serial), MIN(LENGTH(serial)) "
-                                      "FROM tsa_tokens",
+    REQUIRE(rb_store_prepare(f.store,
+                             "SELECT COUNT(DISTINCT serial), MIN(LENGTH(serial)) "
+                             "FROM tsa_tokens",
                              &stmt, &err) == RB_OK);
     REQUIRE(rb_stmt_step(stmt, &has_row, &err) == RB_OK && has_row);
     CHECK(rb_stmt_int64(stmt, 0) == 1000);

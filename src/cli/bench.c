@@ -1,0 +1,339 @@
+/*
+ * `rubrica bench issue`: a benchmark, not a test. Issues N certificates from
+ * N distinct CSRs through the same path as `cert issue` (CSR check, subject
+ * and profile checks, lint, signature, durable commit with audit records,
+ * batched commits), times `openssl ca -batch` on a sample of the same CSRs
+ * with the same issuing key, prints both rates and their ratio, and then the
+ * rate again after the store holds a million certificates.
+ */
+#include "cli/cli.h"
+
+#include "ca/ca.h"
+#include "ca/init.h"
+#include "pki/x509util.h"
+#include "store/store.h"
+
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct bench_opts {
+    int count, batch, openssl_sample, prefill;
+    rb_key_type key_type;
+    const char *work_dir;
+} bench_opts;
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* N distinct P-256 subscriber keys and their DER CSRs (not timed). */
+static int make_csrs(int n, uint8_t ***csrs, size_t **lens)
+{
+    *csrs = calloc((size_t)n, sizeof(**csrs));
+    *lens = calloc((size_t)n, sizeof(**lens));
+    if (*csrs == NULL || *lens == NULL)
+        return -1;
+    EVP_PKEY_CTX *gen = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (gen == NULL || EVP_PKEY_keygen_init(gen) <= 0 ||
+        EVP_PKEY_CTX_set_group_name(gen, "P-256") <= 0) {
+        EVP_PKEY_CTX_free(gen);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        EVP_PKEY *key = NULL;
+        if (EVP_PKEY_generate(gen, &key) <= 0)
+            key = NULL;
+        X509_REQ *req = X509_REQ_new();
+        X509_NAME *name = X509_NAME_new();
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"bench", -1,
+                                   -1, 0);
+        int ok = key && req && name && X509_REQ_set_subject_name(req, name) &&
+                 X509_REQ_set_pubkey(req, key) && X509_REQ_sign(req, key, EVP_sha256()) > 0;
+        unsigned char *der = NULL;
+        int len = ok ? i2d_X509_REQ(req, &der) : -1;
+        X509_NAME_free(name);
+        X509_REQ_free(req);
+        EVP_PKEY_free(key);
+        if (len <= 0) {
+            EVP_PKEY_CTX_free(gen);
+            return -1;
+        }
+        (*csrs)[i] = der;
+        (*lens)[i] = (size_t)len;
+    }
+    EVP_PKEY_CTX_free(gen);
+    return 0;
+}
+
+/* A valid Peru DNI for index i: 8 digits, the check character is optional. */
+static void dni_for(int i, char out[16])
+{
+    snprintf(out, 16, "%08d", 10000000 + i);
+}
+
+static int issue_all(rb_ctx *ctx, rb_issuer *issuer, uint8_t **csrs, size_t *lens, int from,
+                     int n, int batch, double *seconds)
+{
+    rb_issue_request *reqs = calloc((size_t)batch, sizeof(*reqs));
+    rb_issued *out = calloc((size_t)batch, sizeof(*out));
+    json_t **fields = calloc((size_t)batch, sizeof(*fields));
+    rb_error err = {0};
+    int rc = 0;
+    double start = seconds_now();
+    for (int done = 0; rc == 0 && done < n; done += batch) {
+        int k = n - done < batch ? n - done : batch;
+        for (int i = 0; i < k; i++) {
+            char dni[16];
+            dni_for(from + done + i, dni);
+            fields[i] = json_pack("{s:s,s:s,s:s}", "given_name", "Ana", "surname", "Quispe",
+                                  "id_number", dni);
+            reqs[i] = (rb_issue_request){.csr = csrs[from + done + i],
+                                         .csr_len = lens[from + done + i],
+                                         .profile = "natural-person",
+                                         .fields = fields[i]};
+        }
+        if (rb_ca_issue(ctx, issuer, reqs, (size_t)k, out, &err) != RB_OK)
+            rc = cli_report(&err);
+        for (int i = 0; i < k; i++) {
+            json_decref(fields[i]);
+            if (rc == 0)
+                X509_free(out[i].cert);
+        }
+    }
+    *seconds = seconds_now() - start;
+    free(reqs);
+    free(out);
+    free(fields);
+    return rc;
+}
+
+/* Runs `openssl ca -batch` once per CSR of the sample; returns the seconds taken. */
+static int time_openssl_ca(const bench_opts *o, rb_ctx *ctx, uint8_t **csrs, size_t *lens,
+                           double *seconds)
+{
+    char dir[1024], path[1200], cmd[4800];
+    snprintf(dir, sizeof(dir), "%s/openssl-ca", o->work_dir);
+    mkdir(dir, 0700);
+    snprintf(path, sizeof(path), "%s/index.txt", dir);
+    fclose(fopen(path, "w"));
+    snprintf(path, sizeof(path), "%s/ca.cnf", dir);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    /* Same extensions as our natural-person profile, same issuing key and certificate. */
+    fprintf(f,
+            "[ca]\ndefault_ca=bench\n[bench]\ndir=%s\ndatabase=$dir/index.txt\nnew_certs_dir=$dir\n"
+            "certificate=$dir/issuing.pem\nprivate_key=%s/keys/issuing.key\nrand_serial=yes\n"
+            "default_md=sha256\ndefault_days=1095\npolicy=any\nunique_subject=no\n"
+            "x509_extensions=leaf\n[any]\ncommonName=supplied\n[leaf]\n"
+            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,"
+            "nonRepudiation\nextendedKeyUsage=emailProtection\nsubjectKeyIdentifier=hash\n"
+            "authorityKeyIdentifier=keyid\nauthorityInfoAccess=caIssuers;URI:http://127.0.0.1/"
+            "ca/issuing.crt,OCSP;URI:http://127.0.0.1/ocsp\ncrlDistributionPoints=URI:http://"
+            "127.0.0.1/crl/issuing.crl\ncertificatePolicies=2.999.1.1\n",
+            dir, ctx->data_dir);
+    fclose(f);
+    rb_authority *a = NULL;
+    rb_error err = {0};
+    if (rb_authority_load(ctx, NULL, RB_ROLE_ISSUING, 0, NULL, &a, &err) != RB_OK)
+        return cli_report(&err);
+    snprintf(path, sizeof(path), "%s/issuing.pem", dir);
+    f = fopen(path, "w");
+    PEM_write_X509(f, a->cert);
+    fclose(f);
+    rb_authority_free(a);
+    for (int i = 0; i < o->openssl_sample; i++) {
+        snprintf(path, sizeof(path), "%s/req%d.der", dir, i);
+        f = fopen(path, "wb");
+        fwrite(csrs[i], 1, lens[i], f);
+        fclose(f);
+    }
+    double start = seconds_now();
+    for (int i = 0; i < o->openssl_sample; i++) {
+        snprintf(cmd, sizeof(cmd),
+                 "openssl ca -batch -config %s/ca.cnf -passin env:RUBRICA_KEY_PASS -notext "
+                 "-in %s/req%d.der -inform DER -out %s/cert%d.pem 2>/dev/null",
+                 dir, dir, i, dir, i);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "rubrica: openssl ca failed on request %d\n", i);
+            return -1;
+        }
+    }
+    *seconds = seconds_now() - start;
+    return 0;
+}
+
+/* Adds n synthetic certificate rows (random serials and keys) in large transactions. */
+static int prefill(rb_ctx *ctx, int n, const uint8_t *sample_der, size_t sample_len)
+{
+    rb_error err = {0};
+    rb_stmt *stmt;
+    int64_t now = rb_ctx_now_ms(ctx);
+    for (int done = 0; done < n;) {
+        rb_status s = rb_store_begin(ctx->store, &err);
+        for (int i = 0; s == RB_OK && i < 50000 && done < n; i++, done++) {
+            unsigned char rnd[52];
+            char serial[41], spki[65], subject[96];
+            RAND_bytes(rnd, sizeof(rnd));
+            for (int b = 0; b < 20; b++)
+                snprintf(serial + 2 * b, 3, "%02X", b == 0 ? (rnd[b] & 0x7F) | 1 : rnd[b]);
+            for (int b = 0; b < 32; b++)
+                snprintf(spki + 2 * b, 3, "%02x", rnd[20 + b]);
+            snprintf(subject, sizeof(subject), "CN=Prefill %d,serialNumber=PNOPE-%08d,C=PE", done,
+                     20000000 + done);
+            s = rb_store_prepare(ctx->store,
+                                 "INSERT INTO certificates (serial, issuer, profile, subject,"
+                                 " subject_id, spki_sha256, fields, not_before_ms, not_after_ms,"
+                                 " issued_ms, status, der) VALUES ($1, 'issuing', 'natural-person',"
+                                 " $2, $3, $4, '{}', $5, $6, $5, 'valid', $7)",
+                                 &stmt, &err);
+            if (s == RB_OK)
+                s = rb_stmt_bind_text(stmt, 1, serial);
+            if (s == RB_OK)
+                s = rb_stmt_bind_text(stmt, 2, subject);
+            if (s == RB_OK)
+                s = rb_stmt_bind_text(stmt, 3, subject + 16);
+            if (s == RB_OK)
+                s = rb_stmt_bind_text(stmt, 4, spki);
+            if (s == RB_OK)
+                s = rb_stmt_bind_int64(stmt, 5, now);
+            if (s == RB_OK)
+                s = rb_stmt_bind_int64(stmt, 6, now + 86400000LL * 1095);
+            if (s == RB_OK)
+                s = rb_stmt_bind_blob(stmt, 7, sample_der, sample_len);
+            if (s == RB_OK)
+                s = rb_stmt_run(stmt, &err);
+        }
+        if (s == RB_OK)
+            s = rb_store_commit(ctx->store, &err);
+        if (s != RB_OK) {
+            rb_store_rollback(ctx->store);
+            return cli_report(&err);
+        }
+    }
+    return 0;
+}
+
+static int run_bench(const bench_opts *o, cli_globals *g)
+{
+    rb_ctx ctx;
+    rb_error err = {0};
+    rb_init_params p = {.jurisdiction = "PE", .key_type = o->key_type, .org = "Bench",
+                        .base_url = "http://127.0.0.1:8080", .root_name = "root",
+                        .issuing_name = "issuing"};
+    int total = o->count * (o->prefill ? 2 : 1);
+    uint8_t **csrs = NULL;
+    size_t *lens = NULL;
+    fprintf(stderr, "preparing %d CSRs and a %s CA in %s ...\n", total,
+            rb_key_type_name(o->key_type), o->work_dir);
+    if (make_csrs(total, &csrs, &lens) != 0) {
+        fprintf(stderr, "rubrica: cannot make CSRs\n");
+        return CLI_EXIT_FAIL;
+    }
+    g->data_dir = o->work_dir;
+    int rc = cli_open(g, &ctx);
+    if (rc != 0)
+        return rc;
+    rb_issuer *issuer = NULL;
+    double secs = 0, openssl_secs = 0;
+    if (rb_ca_init(&ctx, &p, &err) != RB_OK ||
+        rb_ca_open_issuer(&ctx, NULL, NULL, &issuer, &err) != RB_OK)
+        return cli_report(&err);
+    rc = issue_all(&ctx, issuer, csrs, lens, 0, o->count, o->batch, &secs);
+    if (rc == 0 && o->openssl_sample > 0)
+        rc = time_openssl_ca(o, &ctx, csrs, lens, &openssl_secs);
+    if (rc == 0) {
+        double ours = o->count / secs, theirs = o->openssl_sample / openssl_secs;
+        printf("rubrica: %.0f certificates/s (%d certificates, %s issuing key, SQLite, batches "
+               "of %d)\n", ours, o->count, rb_key_type_name(o->key_type), o->batch);
+        if (o->openssl_sample > 0)
+            printf("openssl ca: %.0f certificates/s (%d certificates)\nratio: %.1fx\n", theirs,
+                   o->openssl_sample, ours / theirs);
+        fflush(stdout);
+        if (o->prefill) {
+            fprintf(stderr, "adding %d stored certificates ...\n", o->prefill);
+            rc = prefill(&ctx, o->prefill, csrs[0], lens[0]);
+            double again = 0;
+            if (rc == 0)
+                rc = issue_all(&ctx, issuer, csrs, lens, o->count, o->count, o->batch, &again);
+            if (rc == 0)
+                printf("rubrica with %d certificates already stored: %.0f certificates/s "
+                       "(%.0f%% of the rate on an empty store)\n",
+                       o->prefill, o->count / again, 100.0 * (o->count / again) / ours);
+        }
+    }
+    rb_ca_close_issuer(issuer);
+    cli_close(&ctx);
+    for (int i = 0; i < total; i++)
+        OPENSSL_free(csrs[i]);
+    free(csrs);
+    free(lens);
+    return rc;
+}
+
+enum { OPT_COUNT = 1, OPT_BATCH, OPT_SAMPLE, OPT_PREFILL, OPT_KEY_TYPE, OPT_WORK };
+
+static int run_issue(int argc, char **argv)
+{
+    static const struct option options[] = {
+        CLI_GLOBAL_OPTIONS,
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"batch", required_argument, NULL, OPT_BATCH},
+        {"openssl-sample", required_argument, NULL, OPT_SAMPLE},
+        {"prefill", required_argument, NULL, OPT_PREFILL},
+        {"key-type", required_argument, NULL, OPT_KEY_TYPE},
+        {"work-dir", required_argument, NULL, OPT_WORK},
+        {NULL, 0, NULL, 0},
+    };
+    cli_globals g = {0};
+    bench_opts o = {.count = 10000, .batch = 500, .openssl_sample = 200,
+                    .key_type = RB_KEY_EC_P256};
+    rb_error err = {0};
+    char work[] = "/tmp/rubrica-bench-XXXXXX";
+    int opt;
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (cli_global_option(opt, &g, &cli_bench_commands[0]))
+            continue;
+        switch (opt) {
+        case OPT_COUNT: o.count = atoi(optarg); break;
+        case OPT_BATCH: o.batch = atoi(optarg); break;
+        case OPT_SAMPLE: o.openssl_sample = atoi(optarg); break;
+        case OPT_PREFILL: o.prefill = atoi(optarg); break;
+        case OPT_KEY_TYPE:
+            if (rb_key_type_parse(optarg, &o.key_type, &err) != RB_OK)
+                return cli_usage_error(&cli_bench_commands[0], "%s", err.message);
+            break;
+        case OPT_WORK: o.work_dir = optarg; break;
+        }
+    }
+    if (o.count < 1 || o.batch < 1 || o.openssl_sample < 0 || o.prefill < 0 ||
+        o.openssl_sample > o.count)
+        return cli_usage_error(&cli_bench_commands[0], "counts must be positive, and the "
+                                                       "openssl sample at most --count");
+    if (o.work_dir == NULL && (o.work_dir = mkdtemp(work)) == NULL) {
+        perror("mkdtemp");
+        return CLI_EXIT_FAIL;
+    }
+    if (getenv("RUBRICA_KEY_PASS") == NULL)
+        setenv("RUBRICA_KEY_PASS", "benchmark-only-passphrase", 1);
+    return run_bench(&o, &g);
+}
+
+const cli_command cli_bench_commands[] = {
+    {"issue", "certificates/s through the issuance path, beside openssl ca",
+     "[--count N] [--batch N] [--openssl-sample N] [--prefill N] [--key-type TYPE]"
+     " [--work-dir DIR]\n\nprints 'rubrica: N certificates/s', 'openssl ca: N certificates/s'"
+     " and the ratio;\nwith --prefill 1000000, the rate again after that many stored "
+     "certificates.",
+     run_issue, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
