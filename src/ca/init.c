@@ -41,7 +41,9 @@ static rb_status add_common_ca_exts(X509 *cert, X509 *issuer, EVP_PKEY *key, int
 {
     BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
     ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
-    ASN1_OCTET_STRING *ski = rb_ext_ski(key);
+    X509_PUBKEY *spki = NULL;
+    ASN1_OCTET_STRING *ski = X509_PUBKEY_set(&spki, key) == 1 ? rb_ext_ski(spki) : NULL;
+    X509_PUBKEY_free(spki);
     rb_status s = bc && ku && ski ? RB_OK : rb_fail_crypto(err, "cannot build CA extensions");
     if (s == RB_OK) {
         bc->ca = 1;

@@ -96,7 +96,8 @@ typedef struct prepared {
 
 /* Validates the subject and validity for key and signs; shared by CSR and own-key issuance. */
 static rb_status prepare_key(rb_ctx *ctx, rb_issuer *issuer, const char *profile, json_t *fields,
-                             int days, EVP_PKEY *key, prepared *out, rb_error *err)
+                             int days, EVP_PKEY *key, const X509_PUBKEY *spki, prepared *out,
+                             rb_error *err)
 {
     const rb_jurisdiction *j = rb_issuer_get0_jurisdiction(issuer);
     out->profile = rb_jurisdiction_profile(j, profile ? profile : "", err);
@@ -112,7 +113,7 @@ static rb_status prepare_key(rb_ctx *ctx, rb_issuer *issuer, const char *profile
     if (s == RB_OK)
         s = rb_subject_build(j, out->profile, fields, &out->subject, err);
     if (s == RB_OK)
-        s = rb_spki_sha256_hex(key, out->spki, err);
+        s = rb_spki_sha256_hex(spki, out->spki, err);
     if (s == RB_OK) {
         rb_name_text(out->subject.name, out->subject_text, sizeof(out->subject_text));
         s = check_key_reuse(ctx, out->spki, out->subject_text, err);
@@ -120,7 +121,7 @@ static rb_status prepare_key(rb_ctx *ctx, rb_issuer *issuer, const char *profile
     out->not_before_ms = rb_ctx_now_ms(ctx) / 1000 * 1000;
     out->not_after_ms = out->not_before_ms + (int64_t)days * 86400000;
     if (s == RB_OK)
-        s = rb_issuer_sign(issuer, out->profile, &out->subject, key, out->not_before_ms,
+        s = rb_issuer_sign(issuer, out->profile, &out->subject, spki, out->not_before_ms,
                            out->not_after_ms, &out->cert, out->serial, err);
     return s;
 }
@@ -131,7 +132,8 @@ static rb_status prepare_one(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_requ
     rb_status s = rb_csr_parse(req->csr, req->csr_len, &out->csr, err);
     if (s == RB_OK)
         s = prepare_key(ctx, issuer, req->profile, req->fields, req->days,
-                        X509_REQ_get0_pubkey(out->csr), out, err);
+                        X509_REQ_get0_pubkey(out->csr), X509_REQ_get_X509_PUBKEY(out->csr), out,
+                        err);
     return s;
 }
 
@@ -244,7 +246,13 @@ rb_status rb_ca_issue_own(rb_ctx *ctx, rb_issuer *issuer, const char *profile, j
     prepared work;
     memset(&work, 0, sizeof(work));
     rb_issue_request request = {.profile = profile, .fields = fields};
-    rb_status s = prepare_key(ctx, issuer, profile, fields, 0, key, &work, err);
+    X509_PUBKEY *spki = NULL;
+    rb_status s = X509_PUBKEY_set(&spki, key) == 1
+                      ? RB_OK
+                      : rb_fail_crypto(err, "cannot encode the public key");
+    if (s == RB_OK)
+        s = prepare_key(ctx, issuer, profile, fields, 0, key, spki, &work, err);
+    X509_PUBKEY_free(spki);
     if (s == RB_OK)
         s = record_one(ctx, issuer, &request, &work, err);
     if (s == RB_OK) {

@@ -81,16 +81,15 @@ STACK_OF(DIST_POINT) *rb_ext_crldp(const char *base_url, const char *ca_name)
     return points;
 }
 
-ASN1_OCTET_STRING *rb_ext_ski(EVP_PKEY *key)
+ASN1_OCTET_STRING *rb_ext_ski(const X509_PUBKEY *spki)
 {
     /* RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING. */
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    X509_PUBKEY *pub = NULL;
-    ASN1_OCTET_STRING *ski = NULL;
     const unsigned char *bits;
     int bits_len;
-    if (X509_PUBKEY_set(&pub, key) == 1 && X509_PUBKEY_get0_param(NULL, &bits, &bits_len, NULL, pub) == 1 &&
+    ASN1_OCTET_STRING *ski = NULL;
+    if (X509_PUBKEY_get0_param(NULL, &bits, &bits_len, NULL, spki) == 1 &&
         EVP_Digest(bits, (size_t)bits_len, digest, &len, EVP_sha1(), NULL) == 1) {
         ski = ASN1_OCTET_STRING_new();
         if (ski && !ASN1_OCTET_STRING_set(ski, digest, (int)len)) {
@@ -98,8 +97,40 @@ ASN1_OCTET_STRING *rb_ext_ski(EVP_PKEY *key)
             ski = NULL;
         }
     }
-    X509_PUBKEY_free(pub);
     return ski;
+}
+
+/* Copies the algorithm and key bits of spki into the certificate, as encoded. */
+static rb_status copy_public_key(X509 *cert, const X509_PUBKEY *spki, rb_error *err)
+{
+    ASN1_OBJECT *alg_oid;
+    const unsigned char *bits;
+    int bits_len, ptype;
+    X509_ALGOR *alg;
+    const void *pval;
+    if (X509_PUBKEY_get0_param(&alg_oid, &bits, &bits_len, &alg, spki) != 1)
+        return rb_fail_crypto(err, "the request's public key is malformed");
+    X509_ALGOR_get0(NULL, &ptype, &pval, alg);
+    void *param = NULL;
+    if (ptype == V_ASN1_OBJECT)
+        param = OBJ_dup(pval);
+    else if (ptype == V_ASN1_SEQUENCE)
+        param = ASN1_STRING_dup(pval);
+    else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+        return rb_fail(err, RB_EINVAL, "RFC 5280 4.1.2.7", "unsupported key algorithm parameters");
+    unsigned char *copy = OPENSSL_memdup(bits, (size_t)bits_len);
+    ASN1_OBJECT *oid = OBJ_dup(alg_oid);
+    if (copy == NULL || oid == NULL || (ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE) != (param != NULL) ||
+        !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), oid, ptype, param, copy, bits_len)) {
+        OPENSSL_free(copy);
+        ASN1_OBJECT_free(oid);
+        if (ptype == V_ASN1_OBJECT)
+            ASN1_OBJECT_free(param);
+        else
+            ASN1_STRING_free(param);
+        return rb_fail_crypto(err, "cannot copy the public key into the certificate");
+    }
+    return RB_OK;
 }
 
 AUTHORITY_KEYID *rb_ext_akid(X509 *issuer_cert)
@@ -330,7 +361,7 @@ static rb_status add_profile_exts(rb_issuer *issuer, const rb_profile *p, X509 *
 }
 
 rb_status rb_issuer_sign(rb_issuer *issuer, const rb_profile *p, const rb_subject *subject,
-                         EVP_PKEY *public_key, int64_t not_before_ms, int64_t not_after_ms,
+                         const X509_PUBKEY *spki, int64_t not_before_ms, int64_t not_after_ms,
                          X509 **out, char serial_hex[RB_SERIAL_HEX_LEN], rb_error *err)
 {
     X509 *cert = X509_new();
@@ -343,9 +374,10 @@ rb_status rb_issuer_sign(rb_issuer *issuer, const rb_profile *p, const rb_subjec
     if (s == RB_OK && (!X509_set_version(cert, X509_VERSION_3) ||
                        !X509_set_serialNumber(cert, serial) ||
                        !X509_set_issuer_name(cert, X509_get_subject_name(issuer->ca->cert)) ||
-                       !X509_set_subject_name(cert, subject->name) ||
-                       !X509_set_pubkey(cert, public_key)))
+                       !X509_set_subject_name(cert, subject->name)))
         s = rb_fail_crypto(err, "cannot fill in the certificate");
+    if (s == RB_OK)
+        s = copy_public_key(cert, spki, err);
     if (s == RB_OK)
         s = rb_asn1_time_set_ms(X509_getm_notBefore(cert), not_before_ms, err);
     if (s == RB_OK)
@@ -359,7 +391,7 @@ rb_status rb_issuer_sign(rb_issuer *issuer, const rb_profile *p, const rb_subjec
                      : rb_fail_crypto(err, "cannot encode the certificate policies");
     }
     if (s == RB_OK) {
-        ski = rb_ext_ski(public_key);
+        ski = rb_ext_ski(spki);
         s = ski ? rb_x509_add_ext(cert, NID_subject_key_identifier, 0, ski, err)
                 : rb_fail_crypto(err, "cannot compute the subject key identifier");
     }

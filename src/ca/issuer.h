@@ -24,18 +24,20 @@ const rb_authority *rb_issuer_get0_authority(const rb_issuer *issuer);
 
 /*
  * Builds, lints and signs a subscriber certificate of profile for subject and
- * public_key, valid [not_before_ms, not_after_ms]. Writes an owned X509 to
- * *out and its serial in hex. Touches no store.
+ * the public key spki (copied as encoded: re-encoding a key through OpenSSL
+ * 3's encoders costs more than the signature), valid [not_before_ms,
+ * not_after_ms]. Writes an owned X509 to *out and its serial in hex. Touches
+ * no store.
  */
 rb_status rb_issuer_sign(rb_issuer *issuer, const rb_profile *profile, const rb_subject *subject,
-                         EVP_PKEY *public_key, int64_t not_before_ms, int64_t not_after_ms,
+                         const X509_PUBKEY *spki, int64_t not_before_ms, int64_t not_after_ms,
                          X509 **out, char serial_hex[RB_SERIAL_HEX_LEN],
                          rb_error *err) RB_MUST_CHECK;
 
 /* Extension values shared with CA-certificate building in init.c (owned results). */
 AUTHORITY_INFO_ACCESS *rb_ext_aia(const char *base_url, const char *ca_name, int with_ocsp);
 STACK_OF(DIST_POINT) *rb_ext_crldp(const char *base_url, const char *ca_name);
-ASN1_OCTET_STRING *rb_ext_ski(EVP_PKEY *key);
+ASN1_OCTET_STRING *rb_ext_ski(const X509_PUBKEY *spki);
 AUTHORITY_KEYID *rb_ext_akid(X509 *issuer_cert);
 
 /* Reads a jurisdiction's profile file from the data directory. */

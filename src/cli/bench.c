@@ -131,7 +131,7 @@ static int time_openssl_ca(const bench_opts *o, rb_ctx *ctx, uint8_t **csrs, siz
     /* Same extensions as our natural-person profile, same issuing key and certificate. */
     fprintf(f,
             "[ca]\ndefault_ca=bench\n[bench]\ndir=%s\ndatabase=$dir/index.txt\nnew_certs_dir=$dir\n"
-            "certificate=$dir/issuing.pem\nprivate_key=%s/keys/issuing.key\nrand_serial=yes\n"
+            "certificate=$dir/issuing.pem\nprivate_key=$dir/issuing-plain.key\nrand_serial=yes\n"
             "default_md=sha256\ndefault_days=1095\npolicy=any\nunique_subject=no\n"
             "x509_extensions=leaf\n[any]\ncommonName=supplied\n[leaf]\n"
             "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,"
@@ -139,8 +139,15 @@ static int time_openssl_ca(const bench_opts *o, rb_ctx *ctx, uint8_t **csrs, siz
             "authorityKeyIdentifier=keyid\nauthorityInfoAccess=caIssuers;URI:http://127.0.0.1/"
             "ca/issuing.crt,OCSP;URI:http://127.0.0.1/ocsp\ncrlDistributionPoints=URI:http://"
             "127.0.0.1/crl/issuing.crl\ncertificatePolicies=2.999.1.1\n",
-            dir, ctx->data_dir);
+            dir);
     fclose(f);
+    /* openssl gets the key unencrypted, so its rate is not spent on our PBKDF2 work factor. */
+    snprintf(cmd, sizeof(cmd),
+             "openssl pkey -in %s/keys/issuing.key -passin env:RUBRICA_KEY_PASS -out "
+             "%s/issuing-plain.key",
+             ctx->data_dir, dir);
+    if (system(cmd) != 0)
+        return -1;
     rb_authority *a = NULL;
     rb_error err = {0};
     if (rb_authority_load(ctx, NULL, RB_ROLE_ISSUING, 0, NULL, &a, &err) != RB_OK)
@@ -159,7 +166,7 @@ static int time_openssl_ca(const bench_opts *o, rb_ctx *ctx, uint8_t **csrs, siz
     double start = seconds_now();
     for (int i = 0; i < o->openssl_sample; i++) {
         snprintf(cmd, sizeof(cmd),
-                 "openssl ca -batch -config %s/ca.cnf -passin env:RUBRICA_KEY_PASS -notext "
+                 "openssl ca -batch -config %s/ca.cnf -notext "
                  "-in %s/req%d.der -inform DER -out %s/cert%d.pem 2>/dev/null",
                  dir, dir, i, dir, i);
         if (system(cmd) != 0) {

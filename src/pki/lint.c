@@ -192,7 +192,6 @@ rb_status rb_lint_leaf(X509 *cert, const rb_profile *p, X509 *issuer, rb_error *
         s = lint_key_ids(cert, issuer, err);
     if (s == RB_OK)
         s = lint_pointers(cert, p, err);
-    if (s == RB_OK)
-        s = rb_check_public_key(X509_get0_pubkey(cert), err);
+    /* The key itself was checked against the key policy when the request was read. */
     return s;
 }

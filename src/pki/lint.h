@@ -14,6 +14,7 @@
 /*
  * Checks cert (complete but for its signature) as a subscriber certificate of
  * profile, to be signed by issuer. Returns RB_OK, or RB_EINVAL with the rule.
+ * The public key is checked beforehand with rb_check_public_key.
  */
 rb_status rb_lint_leaf(X509 *cert, const rb_profile *profile, X509 *issuer,
                        rb_error *err) RB_MUST_CHECK;

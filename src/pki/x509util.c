@@ -77,10 +77,10 @@ void rb_serial_to_hex(const ASN1_INTEGER *serial, char *hex, size_t len)
     hex[used] = '\0';
 }
 
-rb_status rb_spki_sha256_hex(EVP_PKEY *key, char out[65], rb_error *err)
+rb_status rb_spki_sha256_hex(const X509_PUBKEY *spki, char out[65], rb_error *err)
 {
     unsigned char *der = NULL, digest[32];
-    int len = i2d_PUBKEY(key, &der);
+    int len = i2d_X509_PUBKEY(spki, &der);
     if (len <= 0)
         return rb_fail_crypto(err, "cannot encode the public key");
     SHA256(der, (size_t)len, digest);

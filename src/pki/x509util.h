@@ -33,8 +33,8 @@ rb_status rb_serial_normalise(const char *text, char hex[RB_SERIAL_HEX_LEN],
 /* Upper-case hex of an ASN1_INTEGER's magnitude (as openssl prints it). */
 void rb_serial_to_hex(const ASN1_INTEGER *serial, char *hex, size_t len);
 
-/* Hex SHA-256 of the DER SubjectPublicKeyInfo of key (65 bytes out). */
-rb_status rb_spki_sha256_hex(EVP_PKEY *key, char out[65], rb_error *err) RB_MUST_CHECK;
+/* Hex SHA-256 of the DER SubjectPublicKeyInfo (65 bytes out). */
+rb_status rb_spki_sha256_hex(const X509_PUBKEY *spki, char out[65], rb_error *err) RB_MUST_CHECK;
 
 /* An RFC 2253 rendering of name in UTF-8 into buf. Returns buf. */
 const char *rb_name_text(const X509_NAME *name, char *buf, size_t len);
