@@ -273,17 +273,23 @@ TEST(tsa_rejections_carry_rfc3161_fail_info)
     TS_REQ *req = make_query(EVP_sha256(), 0, 0, 1, 1);
     ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
     ASN1_OCTET_STRING_set(value, (const unsigned char *)"\x05\x00", 2);
-    X509_EXTENSION *ext = X509_EXTENSION_create_by_OBJ(NULL, OBJ_txt2obj("1.2.3.4.5", 1), 0, value);
+    ASN1_OBJECT *unknown = OBJ_txt2obj("1.2.3.4.5", 1);
+    X509_EXTENSION *ext = X509_EXTENSION_create_by_OBJ(NULL, unknown, 0, value);
     TS_REQ_add_ext(req, ext, -1);
     X509_EXTENSION_free(ext);
+    ASN1_OBJECT_free(unknown);
     ASN1_OCTET_STRING_free(value);
     CHECK(query_rejected_with(&f, req, TS_INFO_UNACCEPTED_EXTENSION));
     /* A policy the TSA does not offer: unacceptedPolicy; one it offers is granted. */
+    ASN1_OBJECT *policy = OBJ_txt2obj("1.2.3.4.6", 1);
     req = make_query(EVP_sha256(), 0, 0, 1, 1);
-    TS_REQ_set_policy_id(req, OBJ_txt2obj("1.2.3.4.6", 1));
+    TS_REQ_set_policy_id(req, policy);
+    ASN1_OBJECT_free(policy);
     CHECK(query_rejected_with(&f, req, TS_INFO_UNACCEPTED_POLICY));
+    policy = OBJ_txt2obj("2.999.1.9", 1);
     req = make_query(EVP_sha256(), 0, 0, 1, 1);
-    TS_REQ_set_policy_id(req, OBJ_txt2obj("2.999.1.9", 1));
+    TS_REQ_set_policy_id(req, policy);
+    ASN1_OBJECT_free(policy);
     uint8_t der[512];
     size_t len = encode_query(req, der, sizeof(der));
     TS_RESP *resp = respond(&f, der, len);
