@@ -47,13 +47,11 @@ static int run_list(int argc, char **argv)
         const char *ref = rb_stmt_text(stmt, 6);
         const char *where = strncmp(ref, "pkcs11:", 7) == 0 ? "pkcs11" : "file";
         if (g.json)
-            json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name",
-                                                  rb_stmt_text(stmt, 0), "role",
-                                                  rb_stmt_text(stmt, 1), "issuer",
-                                                  rb_stmt_text(stmt, 2), "subject",
-                                                  rb_stmt_text(stmt, 3), "serial",
-                                                  rb_stmt_text(stmt, 4), "not_after", until,
-                                                  "key_store", where));
+            json_array_append_new(
+                list, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", rb_stmt_text(stmt, 0),
+                                "role", rb_stmt_text(stmt, 1), "issuer", rb_stmt_text(stmt, 2),
+                                "subject", rb_stmt_text(stmt, 3), "serial", rb_stmt_text(stmt, 4),
+                                "not_after", until, "key_store", where));
         else
             printf("%-10s %-8s issuer=%-10s until %s key=%-6s %s\n", rb_stmt_text(stmt, 0),
                    rb_stmt_text(stmt, 1), rb_stmt_text(stmt, 2), until, where,

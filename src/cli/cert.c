@@ -12,9 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_CSR = 1, OPT_PROFILE, OPT_SET, OPT_DAYS, OPT_OUT, OPT_CA, OPT_PUBLISH, OPT_STATUS,
-       OPT_SUBJECT, OPT_LIMIT, OPT_REASON, OPT_CAUSE, OPT_INVALIDITY, OPT_UNTIL, OPT_FORCE,
-       OPT_PEM };
+enum {
+    OPT_CSR = 1,
+    OPT_PROFILE,
+    OPT_SET,
+    OPT_DAYS,
+    OPT_OUT,
+    OPT_CA,
+    OPT_PUBLISH,
+    OPT_STATUS,
+    OPT_SUBJECT,
+    OPT_LIMIT,
+    OPT_REASON,
+    OPT_CAUSE,
+    OPT_INVALIDITY,
+    OPT_UNTIL,
+    OPT_FORCE,
+    OPT_PEM
+};
 
 static const struct option options[] = {
     CLI_GLOBAL_OPTIONS,
@@ -71,8 +86,7 @@ static int parse_set(cert_args *a, const cli_command *cmd, const char *arg)
     return 0;
 }
 
-static int parse_args(int argc, char **argv, const cli_command *cmd, int positional,
-                      cert_args *a)
+static int parse_args(int argc, char **argv, const cli_command *cmd, int positional, cert_args *a)
 {
     int opt, rc = 0;
     memset(a, 0, sizeof(*a));
@@ -82,28 +96,56 @@ static int parse_args(int argc, char **argv, const cli_command *cmd, int positio
         if (cli_global_option(opt, &a->g, cmd))
             continue;
         switch (opt) {
-        case OPT_CSR: a->csr = optarg; break;
-        case OPT_PROFILE: a->profile = optarg; break;
-        case OPT_SET: rc = parse_set(a, cmd, optarg); break;
+        case OPT_CSR:
+            a->csr = optarg;
+            break;
+        case OPT_PROFILE:
+            a->profile = optarg;
+            break;
+        case OPT_SET:
+            rc = parse_set(a, cmd, optarg);
+            break;
         case OPT_DAYS:
             if (parse_number(optarg, 1, 36600, &a->days) != 0)
                 rc = cli_usage_error(cmd, "--days takes a number of days");
             break;
-        case OPT_OUT: a->out = optarg; break;
-        case OPT_CA: a->ca = optarg; break;
-        case OPT_PUBLISH: a->publish = 1; break;
-        case OPT_STATUS: a->status = optarg; break;
-        case OPT_SUBJECT: a->subject = optarg; break;
+        case OPT_OUT:
+            a->out = optarg;
+            break;
+        case OPT_CA:
+            a->ca = optarg;
+            break;
+        case OPT_PUBLISH:
+            a->publish = 1;
+            break;
+        case OPT_STATUS:
+            a->status = optarg;
+            break;
+        case OPT_SUBJECT:
+            a->subject = optarg;
+            break;
         case OPT_LIMIT:
             if (parse_number(optarg, 1, 1000000, &a->limit) != 0)
                 rc = cli_usage_error(cmd, "--limit takes a positive number");
             break;
-        case OPT_REASON: a->reason = optarg; break;
-        case OPT_CAUSE: a->cause = optarg; break;
-        case OPT_INVALIDITY: a->invalidity = optarg; break;
-        case OPT_UNTIL: a->until = optarg; break;
-        case OPT_FORCE: a->force = 1; break;
-        case OPT_PEM: a->pem = 1; break;
+        case OPT_REASON:
+            a->reason = optarg;
+            break;
+        case OPT_CAUSE:
+            a->cause = optarg;
+            break;
+        case OPT_INVALIDITY:
+            a->invalidity = optarg;
+            break;
+        case OPT_UNTIL:
+            a->until = optarg;
+            break;
+        case OPT_FORCE:
+            a->force = 1;
+            break;
+        case OPT_PEM:
+            a->pem = 1;
+            break;
         }
     }
     if (rc == 0 && argc - optind != positional)
@@ -152,8 +194,12 @@ static int issue_like(const cli_command *cmd, cert_args *a, int mode)
     rb_issued issued = {0};
     rb_status s = rb_ca_open_issuer(&ctx, a->ca, &secret, &issuer, &err);
     if (s == RB_OK && mode == 0) {
-        rb_issue_request req = {.csr = csr, .csr_len = csr_len, .profile = a->profile,
-                                .fields = a->fields, .days = a->days, .publish = a->publish};
+        rb_issue_request req = {.csr = csr,
+                                .csr_len = csr_len,
+                                .profile = a->profile,
+                                .fields = a->fields,
+                                .days = a->days,
+                                .publish = a->publish};
         s = rb_ca_issue(&ctx, issuer, &req, 1, &issued, &err);
     } else if (s == RB_OK) {
         s = rb_ca_renew(&ctx, issuer, a->serial, csr, csr_len, a->days, mode == 2, a->force,
@@ -205,7 +251,8 @@ static void print_record(const rb_cert_record *rec)
     char nb[RB_TIME_TEXT_LEN], na[RB_TIME_TEXT_LEN], at[RB_TIME_TEXT_LEN];
     printf("serial:     %s\nsubject:    %s\nprofile:    %s (issuer %s)\n", rec->serial,
            rec->subject, rec->profile, rec->issuer);
-    printf("validity:   %s .. %s\nstatus:     %s", rb_time_format(rec->not_before_ms, nb, sizeof(nb)),
+    printf("validity:   %s .. %s\nstatus:     %s",
+           rb_time_format(rec->not_before_ms, nb, sizeof(nb)),
            rb_time_format(rec->not_after_ms, na, sizeof(na)), rb_cert_status_name(rec->status));
     if (rec->status != RB_CERT_VALID)
         printf(" since %s, %s (%s)", rb_time_format(rec->revoked_ms, at, sizeof(at)),
@@ -274,8 +321,8 @@ static int run_list(int argc, char **argv)
                                "--status is valid, suspended, revoked or expired");
     if ((rc = cli_open(&a.g, &ctx)) != 0)
         return rc;
-    rb_cert_filter filter = {.status = a.status, .subject = a.subject, .profile = a.profile,
-                             .limit = a.limit};
+    rb_cert_filter filter = {
+        .status = a.status, .subject = a.subject, .profile = a.profile, .limit = a.limit};
     json_t *list = a.g.json ? json_array() : NULL;
     rb_status s = rb_ca_list(&ctx, &filter, list_one, list, &err);
     cli_close(&ctx);

@@ -128,8 +128,10 @@ int cli_open(const cli_globals *globals, rb_ctx *ctx)
     const char *db = globals->db ? globals->db : getenv("RUBRICA_DB");
     struct stat st;
     if (stat(data_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "rubrica: the data directory %s does not exist; create it with "
-                        "'rubrica init --data %s'\n", data_dir, data_dir);
+        fprintf(stderr,
+                "rubrica: the data directory %s does not exist; create it with "
+                "'rubrica init --data %s'\n",
+                data_dir, data_dir);
         return CLI_EXIT_FAIL;
     }
     char sqlite_path[4096];

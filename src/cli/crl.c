@@ -11,7 +11,6 @@
 
 enum { OPT_CA = 1, OPT_PEM, OPT_OUT, OPT_FORCE };
 
-
 const cli_command cli_crl_command[] = {
     {"crl", "print the current CRL (DER, or PEM with --pem)",
      "[--ca NAME] [--pem] [--out FILE] [--force] [--pass-file FILE]", cli_run_crl, NULL},

@@ -63,8 +63,8 @@ static int run_status(int argc, char **argv)
             rb_time_format(rows[i].applied_ms, when, sizeof(when));
         if (g.json)
             json_array_append_new(list, json_pack("{s:i,s:s,s:b,s:s}", "version", rows[i].version,
-                                                  "name", rows[i].name, "applied",
-                                                  rows[i].applied, "applied_at", when));
+                                                  "name", rows[i].name, "applied", rows[i].applied,
+                                                  "applied_at", when));
         else
             printf("%4d  %-26s %s\n", rows[i].version, when, rows[i].name);
     }

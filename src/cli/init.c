@@ -17,9 +17,16 @@ static const char usage[] =
     "Keys are encrypted with the passphrase in --pass-file or RUBRICA_KEY_PASS; with --hsm they\n"
     "are generated on the PKCS#11 token (PIN from the URI's pin-source or RUBRICA_PKCS11_PIN).";
 
-enum { OPT_JURISDICTION = 1, OPT_KEY_TYPE, OPT_ORG, OPT_BASE_URL, OPT_HSM, OPT_ROOT, OPT_ISSUING,
-       OPT_PROFILES };
-
+enum {
+    OPT_JURISDICTION = 1,
+    OPT_KEY_TYPE,
+    OPT_ORG,
+    OPT_BASE_URL,
+    OPT_HSM,
+    OPT_ROOT,
+    OPT_ISSUING,
+    OPT_PROFILES
+};
 
 const cli_command cli_init_command[] = {
     {"init", "create the CA hierarchy in a new data directory", usage, cli_run_init, NULL},

@@ -47,8 +47,8 @@ static json_t *profile_json(const rb_profile *p)
         json_array_append_new(ids, json_string(p->id_types[i]));
     return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:s,s:o,s:i,s:s,s:s}", "name", p->name,
                      "description", p->description, "subject", kinds[p->subject], "required",
-                     field_list(p->required), "optional", field_list(p->optional), "id_types",
-                     ids, "key_usage", rb_key_usage_names(p->key_usage, ku, sizeof(ku)),
+                     field_list(p->required), "optional", field_list(p->optional), "id_types", ids,
+                     "key_usage", rb_key_usage_names(p->key_usage, ku, sizeof(ku)),
                      "extended_key_usage", eku, "max_validity_days", p->max_validity_days,
                      "policy_oid", p->policy_oid, "notice", p->notice);
 }
@@ -98,7 +98,7 @@ static int run_show(int argc, char **argv)
 const cli_command cli_profile_commands[] = {
     {"list", "list the certificate profiles of this jurisdiction", "[--json] [--data DIR]",
      run_list, NULL},
-    {"show", "show one profile: fields, key usage, validity, policy", "NAME [--data DIR]",
-     run_show, NULL},
+    {"show", "show one profile: fields, key usage, validity, policy", "NAME [--data DIR]", run_show,
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -73,8 +73,12 @@ rb_status rb_time_parse(const char *text, int64_t *out_ms, rb_error *err)
     if (year < 1950 || year > 9999 || month < 1 || month > 12 || day < 1 ||
         day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60)
         goto bad;
-    struct tm tm = {.tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = day,
-                    .tm_hour = hour, .tm_min = minute, .tm_sec = second};
+    struct tm tm = {.tm_year = year - 1900,
+                    .tm_mon = month - 1,
+                    .tm_mday = day,
+                    .tm_hour = hour,
+                    .tm_min = minute,
+                    .tm_sec = second};
     *out_ms = (int64_t)timegm(&tm) * 1000 + millis;
     return RB_OK;
 bad:

@@ -16,8 +16,7 @@ void rb_error_clear(rb_error *err)
     memset(err, 0, sizeof(*err));
 }
 
-static void record(rb_error *err, rb_status status, const char *rule, const char *fmt,
-                   va_list ap)
+static void record(rb_error *err, rb_status status, const char *rule, const char *fmt, va_list ap)
 {
     err->status = status;
     snprintf(err->rule, sizeof(err->rule), "%s", rule ? rule : "");

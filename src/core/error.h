@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#define RB_MUST_CHECK __attribute__((warn_unused_result))
+#define RB_MUST_CHECK   __attribute__((warn_unused_result))
 #define RB_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 typedef enum rb_status {

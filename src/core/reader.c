@@ -95,7 +95,8 @@ rb_status rb_read_file(const char *path, size_t max, uint8_t **out, size_t *out_
         goto done;
     }
     if (len > max) {
-        status = rb_fail(err, RB_EINVAL, NULL, "%s is larger than the limit of %zu bytes", path, max);
+        status =
+            rb_fail(err, RB_EINVAL, NULL, "%s is larger than the limit of %zu bytes", path, max);
         goto done;
     }
     buf[len] = '\0';

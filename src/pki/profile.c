@@ -12,18 +12,21 @@
 #include <string.h>
 
 static const char *const field_names[RB_FIELD_COUNT] = {
-    "given_name", "surname",    "id_type", "id_number", "email",    "organization",
-    "org_id",     "org_unit",   "title",   "profession", "license", "locality",
-    "region",     "country",    "limits",  "common_name",
+    "given_name", "surname",  "id_type", "id_number",   "email",   "organization",
+    "org_id",     "org_unit", "title",   "profession",  "license", "locality",
+    "region",     "country",  "limits",  "common_name",
 };
 
 static const struct {
     const char *name;
     unsigned bit;
 } key_usages[] = {
-    {"digitalSignature", KU_DIGITAL_SIGNATURE}, {"nonRepudiation", KU_NON_REPUDIATION},
-    {"keyEncipherment", KU_KEY_ENCIPHERMENT},   {"dataEncipherment", KU_DATA_ENCIPHERMENT},
-    {"keyAgreement", KU_KEY_AGREEMENT},         {"keyCertSign", KU_KEY_CERT_SIGN},
+    {"digitalSignature", KU_DIGITAL_SIGNATURE},
+    {"nonRepudiation", KU_NON_REPUDIATION},
+    {"keyEncipherment", KU_KEY_ENCIPHERMENT},
+    {"dataEncipherment", KU_DATA_ENCIPHERMENT},
+    {"keyAgreement", KU_KEY_AGREEMENT},
+    {"keyCertSign", KU_KEY_CERT_SIGN},
     {"cRLSign", KU_CRL_SIGN},
 };
 
@@ -212,7 +215,8 @@ static rb_status get_id_types(loader *l, json_t *obj, const rb_jurisdiction *j, 
         return bad(l, "id_types", "must be a list of at most 6 document types");
     json_array_foreach(list, i, item)
     {
-        if (!json_is_string(item) || json_object_get(j->id_prefixes, json_string_value(item)) == NULL)
+        if (!json_is_string(item) ||
+            json_object_get(j->id_prefixes, json_string_value(item)) == NULL)
             return bad(l, "id_types", "names a document type the jurisdiction does not define");
         snprintf(p->id_types[p->id_type_count++], sizeof(p->id_types[0]), "%s",
                  json_string_value(item));
@@ -223,10 +227,19 @@ static rb_status get_id_types(loader *l, json_t *obj, const rb_jurisdiction *j, 
 static rb_status load_profile(loader *l, const char *name, json_t *obj, const rb_jurisdiction *j,
                               rb_profile *p)
 {
-    static const char *const allowed[] = {
-        "description", "subject",   "id_types",          "required",     "optional",
-        "key_usage",   "extended_key_usage", "eku_critical", "ocsp_nocheck", "max_validity_days",
-        "policy_oid",  "notice",    NULL};
+    static const char *const allowed[] = {"description",
+                                          "subject",
+                                          "id_types",
+                                          "required",
+                                          "optional",
+                                          "key_usage",
+                                          "extended_key_usage",
+                                          "eku_critical",
+                                          "ocsp_nocheck",
+                                          "max_validity_days",
+                                          "policy_oid",
+                                          "notice",
+                                          NULL};
     char subject[16];
     l->profile = name;
     if (!json_is_object(obj))
@@ -265,8 +278,7 @@ static rb_status load_profile(loader *l, const char *name, json_t *obj, const rb
     if (s == RB_OK)
         s = get_bool(l, obj, "ocsp_nocheck", &p->ocsp_nocheck);
     if (s == RB_OK)
-        s = get_int(l, obj, "max_validity_days", 0, 1, j->max_validity_days,
-                    &p->max_validity_days);
+        s = get_int(l, obj, "max_validity_days", 0, 1, j->max_validity_days, &p->max_validity_days);
     if (s == RB_OK)
         s = get_string(l, obj, "policy_oid", 1, p->policy_oid, sizeof(p->policy_oid));
     if (s == RB_OK) {
@@ -288,10 +300,21 @@ static rb_status load_profile(loader *l, const char *name, json_t *obj, const rb
 
 static rb_status load_settings(loader *l, json_t *doc, rb_jurisdiction *j)
 {
-    static const char *const allowed[] = {
-        "jurisdiction", "name", "country", "law", "max_validity_days", "renewal_window_days",
-        "suspension", "crl_validity_hours", "retention_years", "national_id", "id_types",
-        "org_id", "cps_uri", "profiles", NULL};
+    static const char *const allowed[] = {"jurisdiction",
+                                          "name",
+                                          "country",
+                                          "law",
+                                          "max_validity_days",
+                                          "renewal_window_days",
+                                          "suspension",
+                                          "crl_validity_hours",
+                                          "retention_years",
+                                          "national_id",
+                                          "id_types",
+                                          "org_id",
+                                          "cps_uri",
+                                          "profiles",
+                                          NULL};
     json_t *suspension = json_object_get(doc, "suspension");
     json_t *org = json_object_get(doc, "org_id");
     rb_status s = check_keys(l, doc, allowed);

@@ -46,7 +46,7 @@ typedef enum rb_subject_kind {
     RB_SUBJECT_SERVICE,      /* a machine acting for an organisation (agent, TSA, OCSP) */
 } rb_subject_kind;
 
-#define RB_PROFILE_MAX_EKU 4
+#define RB_PROFILE_MAX_EKU      4
 #define RB_PROFILE_MAX_ID_TYPES 6
 
 typedef struct rb_profile {
@@ -68,7 +68,7 @@ typedef struct rb_profile {
 } rb_profile;
 
 typedef struct rb_jurisdiction {
-    char code[3];    /* PE, PA, PY, SV */
+    char code[3]; /* PE, PA, PY, SV */
     char name[48];
     char country[3]; /* default subject country */
     char law[160];
@@ -78,17 +78,18 @@ typedef struct rb_jurisdiction {
     int suspension_max_days;
     int crl_validity_hours;
     int retention_years;
-    char national_id[16];    /* the id_type used when a request names none */
-    char org_id_type[16];    /* validator for org_id, e.g. pe-ruc */
-    char org_id_prefix[16];  /* e.g. NTRPE- */
-    char cps_uri[256];       /* may contain {base_url} */
-    json_t *id_prefixes;     /* id_type -> prefix template, e.g. "PAS{country}-" */
+    char national_id[16];   /* the id_type used when a request names none */
+    char org_id_type[16];   /* validator for org_id, e.g. pe-ruc */
+    char org_id_prefix[16]; /* e.g. NTRPE- */
+    char cps_uri[256];      /* may contain {base_url} */
+    json_t *id_prefixes;    /* id_type -> prefix template, e.g. "PAS{country}-" */
     rb_profile *profiles;
     size_t profile_count;
 } rb_jurisdiction;
 
 /* Loads and validates a jurisdiction file. Free with rb_jurisdiction_free. */
-rb_status rb_jurisdiction_load(const char *path, rb_jurisdiction **out, rb_error *err) RB_MUST_CHECK;
+rb_status rb_jurisdiction_load(const char *path, rb_jurisdiction **out,
+                               rb_error *err) RB_MUST_CHECK;
 void rb_jurisdiction_free(rb_jurisdiction *jurisdiction);
 
 /* The profile called name, borrowed from jurisdiction; NULL with an error if unknown. */

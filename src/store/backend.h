@@ -27,10 +27,8 @@ typedef struct rb_store_ops {
 } rb_store_ops;
 
 /* Each back end's constructor; description receives a printable location. */
-rb_status rb_sqlite_open(const char *path, void **impl, const rb_store_ops **ops,
-                         rb_error *err);
-rb_status rb_postgres_open(const char *url, void **impl, const rb_store_ops **ops,
-                           rb_error *err);
+rb_status rb_sqlite_open(const char *path, void **impl, const rb_store_ops **ops, rb_error *err);
+rb_status rb_postgres_open(const char *url, void **impl, const rb_store_ops **ops, rb_error *err);
 
 /*
  * Rewrites the dialect tokens in sql for kind into a new string the caller

@@ -69,7 +69,8 @@ rb_status rb_store_migrate(rb_store *store, const rb_clock *clock, int *applied,
     if (status == RB_OK && current > migrations[count - 1].version)
         status = rb_fail(err, RB_ESTATE, NULL,
                          "the database schema (version %d) is newer than this program "
-                         "(version %d): upgrade Rúbrica", current, migrations[count - 1].version);
+                         "(version %d): upgrade Rúbrica",
+                         current, migrations[count - 1].version);
     for (size_t i = 0; status == RB_OK && i < count; i++) {
         if (migrations[i].version <= current)
             continue;
@@ -93,13 +94,13 @@ rb_status rb_store_schema_status(rb_store *store, rb_migration_status *out, rb_e
     size_t count;
     const rb_migration *migrations = rb_schema_migrations(&count);
     for (size_t i = 0; i < count; i++)
-        out[i] = (rb_migration_status){.version = migrations[i].version,
-                                       .name = migrations[i].name};
+        out[i] =
+            (rb_migration_status){.version = migrations[i].version, .name = migrations[i].name};
     rb_status status = rb_store_exec(store, create_bookkeeping, err);
     rb_stmt *stmt;
     if (status == RB_OK)
-        status = rb_store_prepare(store, "SELECT version, applied_ms FROM schema_migrations",
-                                  &stmt, err);
+        status = rb_store_prepare(store, "SELECT version, applied_ms FROM schema_migrations", &stmt,
+                                  err);
     int has_row = 1;
     while (status == RB_OK && has_row) {
         status = rb_stmt_step(stmt, &has_row, err);

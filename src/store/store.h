@@ -66,8 +66,7 @@ rb_status rb_store_prepare(rb_store *store, const char *sql, rb_stmt **out,
 /* Parameters are numbered from 1, as $1 in the SQL. Text and blobs are copied. */
 rb_status rb_stmt_bind_text(rb_stmt *stmt, int index, const char *text) RB_MUST_CHECK;
 rb_status rb_stmt_bind_int64(rb_stmt *stmt, int index, int64_t value) RB_MUST_CHECK;
-rb_status rb_stmt_bind_blob(rb_stmt *stmt, int index, const void *data,
-                            size_t len) RB_MUST_CHECK;
+rb_status rb_stmt_bind_blob(rb_stmt *stmt, int index, const void *data, size_t len) RB_MUST_CHECK;
 rb_status rb_stmt_bind_null(rb_stmt *stmt, int index) RB_MUST_CHECK;
 
 /*
