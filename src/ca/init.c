@@ -328,14 +328,16 @@ static void init_state_clear(init_state *st, int failed)
     }
     if (failed && st->profiles_path[0])
         unlink(st->profiles_path);
-    rb_key_free(st->root_key);
-    rb_key_free(st->issuing_key);
-    rb_key_free(st->ocsp_key);
-    rb_key_free(st->tsa_key);
+    /* Certificates first: the CA certificates hold the keys' public halves, which on a
+     * token are libp11 objects that must go before the last key releases the module. */
     X509_free(st->root);
     X509_free(st->issuing);
     X509_free(st->ocsp.cert);
     X509_free(st->tsa.cert);
+    rb_key_free(st->root_key);
+    rb_key_free(st->issuing_key);
+    rb_key_free(st->ocsp_key);
+    rb_key_free(st->tsa_key);
 }
 
 static rb_status check_params(const rb_init_params *p, rb_error *err)

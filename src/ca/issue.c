@@ -9,7 +9,6 @@
 #include "audit/audit.h"
 #include "store/store.h"
 
-#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,40 +22,6 @@ rb_status rb_ca_open_issuer(rb_ctx *ctx, const char *ca_name, const rb_key_secre
 void rb_ca_close_issuer(rb_issuer *issuer)
 {
     rb_issuer_free(issuer);
-}
-
-rb_status rb_csr_parse(const uint8_t *data, size_t len, X509_REQ **out, rb_error *err)
-{
-    if (data == NULL || len == 0)
-        return rb_fail(err, RB_EINVAL, "RFC 2986", "the certificate request is empty");
-    if (len > RB_CSR_MAX_BYTES)
-        return rb_fail(err, RB_EINVAL, "RFC 2986", "the certificate request is larger than %d bytes",
-                       RB_CSR_MAX_BYTES);
-    X509_REQ *req = NULL;
-    static const char pem_marker[] = "-----BEGIN";
-    if (len >= sizeof(pem_marker) - 1 && memmem(data, len, pem_marker, sizeof(pem_marker) - 1)) {
-        BIO *bio = BIO_new_mem_buf(data, (int)len);
-        req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
-        BIO_free(bio);
-    } else {
-        const unsigned char *p = data;
-        req = d2i_X509_REQ(NULL, &p, (long)len);
-        if (req != NULL && p != data + len) {
-            X509_REQ_free(req);
-            req = NULL;
-        }
-    }
-    if (req == NULL)
-        return rb_fail_crypto(err, "the certificate request is not a PKCS#10 request in PEM or "
-                                   "DER (RFC 2986)");
-    EVP_PKEY *key = X509_REQ_get0_pubkey(req);
-    if (key == NULL || X509_REQ_verify(req, key) != 1) {
-        X509_REQ_free(req);
-        return rb_fail_crypto(err, "the certificate request's signature does not verify: it was "
-                                   "not signed by the key it asks to certify (proof of possession)");
-    }
-    *out = req;
-    return RB_OK;
 }
 
 /* A public key may be certified again only for the same subject. */
@@ -84,7 +49,7 @@ static rb_status check_key_reuse(rb_ctx *ctx, const char *spki, const char *subj
 }
 
 typedef struct prepared {
-    X509_REQ *csr;
+    rb_csr *csr;
     rb_subject subject;
     const rb_profile *profile;
     char spki[65];
@@ -129,17 +94,17 @@ static rb_status prepare_key(rb_ctx *ctx, rb_issuer *issuer, const char *profile
 static rb_status prepare_one(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_request *req,
                              prepared *out, rb_error *err)
 {
-    rb_status s = rb_csr_parse(req->csr, req->csr_len, &out->csr, err);
+    rb_status s =
+        rb_csr_read(rb_issuer_get0_csr_reader(issuer), req->csr, req->csr_len, &out->csr, err);
     if (s == RB_OK)
         s = prepare_key(ctx, issuer, req->profile, req->fields, req->days,
-                        X509_REQ_get0_pubkey(out->csr), X509_REQ_get_X509_PUBKEY(out->csr), out,
-                        err);
+                        rb_csr_get0_pkey(out->csr), rb_csr_get0_spki(out->csr), out, err);
     return s;
 }
 
 static void prepared_clear(prepared *p)
 {
-    X509_REQ_free(p->csr);
+    rb_csr_free(p->csr);
     X509_free(p->cert);
     rb_subject_clear(&p->subject);
 }

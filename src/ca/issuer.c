@@ -18,6 +18,7 @@ struct rb_issuer {
     char base_url[256];
     char cps_uri[300];
     STACK_OF(X509_EXTENSION) **profile_exts; /* per profile, built on first use */
+    rb_csr_reader *csr_reader;
 };
 
 static GENERAL_NAME *uri_name(const char *uri)
@@ -183,7 +184,7 @@ static CERTIFICATEPOLICIES *build_policies(const rb_issuer *issuer, const rb_pro
     if (p->notice[0])
         sk_POLICYQUALINFO_push(info->qualifiers, notice_qualifier(p->notice));
     if (limits != NULL && limits[0]) {
-        char text[300];
+        char text[sizeof("Límites: ") + 4 * RB_LIMITS_MAX_CHARS];
         snprintf(text, sizeof(text), "Límites: %s", limits);
         sk_POLICYQUALINFO_push(info->qualifiers, notice_qualifier(text));
     }
@@ -307,6 +308,8 @@ rb_status rb_issuer_open(rb_ctx *ctx, const char *ca_name, const rb_key_secret *
         if (issuer->profile_exts == NULL)
             s = rb_fail(err, RB_ENOMEM, NULL, "out of memory");
     }
+    if (s == RB_OK)
+        s = rb_csr_reader_new(&issuer->csr_reader, err);
     free(base_url);
     if (s != RB_OK) {
         rb_issuer_free(issuer);
@@ -323,6 +326,7 @@ void rb_issuer_free(rb_issuer *issuer)
     for (size_t i = 0; issuer->profile_exts && i < issuer->jurisdiction->profile_count; i++)
         sk_X509_EXTENSION_pop_free(issuer->profile_exts[i], X509_EXTENSION_free);
     free(issuer->profile_exts);
+    rb_csr_reader_free(issuer->csr_reader);
     rb_jurisdiction_free(issuer->jurisdiction);
     rb_authority_free(issuer->ca);
     free(issuer);
@@ -336,6 +340,11 @@ const rb_jurisdiction *rb_issuer_get0_jurisdiction(const rb_issuer *issuer)
 const rb_authority *rb_issuer_get0_authority(const rb_issuer *issuer)
 {
     return issuer->ca;
+}
+
+rb_csr_reader *rb_issuer_get0_csr_reader(rb_issuer *issuer)
+{
+    return issuer->csr_reader;
 }
 
 static rb_status add_profile_exts(rb_issuer *issuer, const rb_profile *p, X509 *cert,

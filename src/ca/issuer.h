@@ -8,6 +8,7 @@
 #define RB_CA_ISSUER_H
 
 #include "ca/ca.h"
+#include "ca/csr.h"
 #include "pki/profile.h"
 #include "pki/subject.h"
 #include "pki/x509util.h"
@@ -21,6 +22,8 @@ void rb_issuer_free(rb_issuer *issuer);
 
 const rb_jurisdiction *rb_issuer_get0_jurisdiction(const rb_issuer *issuer);
 const rb_authority *rb_issuer_get0_authority(const rb_issuer *issuer);
+/* The issuer's request reader (ca/csr.h); borrowed, used by the issuer's thread only. */
+rb_csr_reader *rb_issuer_get0_csr_reader(rb_issuer *issuer);
 
 /*
  * Builds, lints and signs a subscriber certificate of profile for subject and

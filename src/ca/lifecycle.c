@@ -316,18 +316,18 @@ rb_status rb_ca_renew(rb_ctx *ctx, rb_issuer *issuer, const char *serial, const 
                     "(use --force to override)", old.serial, j->renewal_window_days);
     else if (fields == NULL)
         s = rb_fail(err, RB_EINTERNAL, NULL, "the stored fields of %s are damaged", old.serial);
-    X509_REQ *req = NULL;
+    rb_csr *req = NULL;
     if (s == RB_OK && reissue)
-        s = rb_csr_parse(csr, csr_len, &req, err);
+        s = rb_csr_read(rb_issuer_get0_csr_reader(issuer), csr, csr_len, &req, err);
     if (s == RB_OK && reissue) {
         const unsigned char *p = old.der;
         X509 *old_cert = d2i_X509(NULL, &p, (long)old.der_len);
-        if (old_cert == NULL || EVP_PKEY_eq(X509_get0_pubkey(old_cert), X509_REQ_get0_pubkey(req)) == 1)
+        if (old_cert == NULL || EVP_PKEY_eq(X509_get0_pubkey(old_cert), rb_csr_get0_pkey(req)) == 1)
             s = rb_fail(err, RB_EINVAL, "re-issue", "a re-issue needs a new key; this request "
                         "certifies the same key as %s", old.serial);
         X509_free(old_cert);
     }
-    X509_REQ_free(req);
+    rb_csr_free(req);
     /* id_type and country are stored normalised; the fields map back one to one. */
     rb_issue_request request = {.csr = csr, .csr_len = csr_len, .profile = old.profile,
                                 .fields = fields, .days = days, .publish = old.publish,

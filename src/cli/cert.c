@@ -153,8 +153,10 @@ static int parse_args(int argc, char **argv, const cli_command *cmd, int positio
                         : cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (rc == 0 && positional)
         a->serial = argv[optind];
-    if (rc != 0)
+    if (rc != 0) {
         json_decref(a->fields);
+        a->fields = NULL; /* every caller releases a->fields whatever rc says */
+    }
     return rc;
 }
 

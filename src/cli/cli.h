@@ -83,6 +83,8 @@ int cli_run_crl(int argc, char **argv);
 extern const cli_command cli_profile_commands[];
 extern const cli_command cli_bench_commands[];
 extern const cli_command cli_serve_command[];
+extern const cli_command cli_user_commands[];
+extern const cli_command cli_token_commands[];
 int cli_run_serve(int argc, char **argv);
 
 #endif

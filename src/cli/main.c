@@ -28,6 +28,9 @@ static const cli_command top_level[] = {
      cli_id_commands},
     {"serve", "run the online services (TSA, OCSP, CRL, repository, API)", NULL, cli_run_serve,
      NULL},
+    {"user", "users of the API and their roles: add, list, disable, cert", NULL, NULL,
+     cli_user_commands},
+    {"token", "API tokens: create, revoke, list", NULL, NULL, cli_token_commands},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

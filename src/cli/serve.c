@@ -22,7 +22,15 @@
 #define TLS_PEM_MAX   (256 * 1024)
 #define STOP_GRACE_MS 10000
 
-enum { OPT_LISTEN = 1, OPT_THREADS, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_ACCESS_LOG };
+enum {
+    OPT_LISTEN = 1,
+    OPT_THREADS,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CLIENT_CA,
+    OPT_ACCESS_LOG,
+    OPT_TIMEOUT
+};
 
 static const struct option serve_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -31,6 +39,7 @@ static const struct option serve_options[] = {
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
     CLI_GLOBAL_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -38,13 +47,15 @@ static const struct option serve_options[] = {
 typedef struct serve_options_t {
     cli_globals g;
     const char *listen, *tls_cert, *tls_key, *tls_client_ca, *access_log;
-    unsigned threads;
+    unsigned threads, timeout_s;
 } serve_opts;
 
 /* What the services need, loaded once and shared by every pool thread. */
 typedef struct services {
     rb_tsa *tsa;
     rb_ocsp_responder *ocsp;
+    const rb_key_secret *secret; /* unlocks CA keys to re-sign a stale CRL */
+    rb_http_api *api;
 } services;
 
 /* A route and the name printed for it at start-up (NULL: not announced). */
@@ -63,6 +74,13 @@ static size_t build_routes(const services *svc, listed_route *out, size_t cap)
         {{"POST", "/tsa", 0, rb_http_handle_tsa, svc->tsa}, "TSA /tsa"},
         {{"POST", "/ocsp", 0, rb_http_handle_ocsp_post, svc->ocsp}, "OCSP /ocsp"},
         {{"GET", "/ocsp/", 1, rb_http_handle_ocsp_get, svc->ocsp}, NULL},
+        {{"GET", "/crl/", 1, rb_http_handle_crl, (void *)svc->secret}, "CRL /crl/{ca}.crl"},
+        {{"GET", "/ca/", 1, rb_http_handle_ca_cert, NULL}, "CA /ca/{ca}.crt"},
+        {{"GET", "/repository", 0, rb_http_handle_repository, NULL}, "repository /repository"},
+        {{"GET", "/repository/cp", 0, rb_http_handle_policy, NULL}, NULL},
+        {{"GET", "/repository/cps", 0, rb_http_handle_policy, NULL}, NULL},
+        {{"GET", "/api/v1/", 1, rb_http_handle_api, svc->api}, "API /api/v1/"},
+        {{"POST", "/api/v1/", 1, rb_http_handle_api, svc->api}, NULL},
     };
     size_t n = sizeof(all) / sizeof(all[0]);
     if (n > cap)
@@ -103,6 +121,13 @@ static int parse_serve_options(int argc, char **argv, serve_opts *o)
         case OPT_ACCESS_LOG:
             o->access_log = optarg;
             break;
+        case OPT_TIMEOUT: {
+            long n = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || n < 1 || n > 3600)
+                return cli_usage_error(cmd, "--timeout takes a number of seconds from 1 to 3600");
+            o->timeout_s = (unsigned)n;
+            break;
+        }
         }
     }
     if (optind < argc)
@@ -183,6 +208,12 @@ static int load_ocsp(rb_ctx *ctx, const rb_key_secret *secret, rb_ocsp_responder
     return 0;
 }
 
+static int start_api(const rb_key_secret *secret, rb_http_api **out)
+{
+    rb_error err = {0};
+    return rb_http_api_new(secret, out, &err) == RB_OK ? 0 : cli_report(&err);
+}
+
 static void announce(const rb_http_server *srv, const char *listen, const listed_route *routes,
                      size_t count)
 {
@@ -221,7 +252,10 @@ static int serve(serve_opts *o)
     char *cert_pem = NULL, *key_pem = NULL, *trust_pem = NULL;
     int log_fd = 0;
     rb_key_secret secret = {.pass_file = o->g.pass_file};
+    svc.secret = &secret;
     rc = load_tsa(&ctx, db, &secret, &svc.tsa);
+    if (rc == 0)
+        rc = start_api(&secret, &svc.api);
     if (rc == 0)
         rc = load_ocsp(&ctx, &secret, &svc.ocsp);
     if (rc == 0)
@@ -230,8 +264,10 @@ static int serve(serve_opts *o)
         rc = load_pem(o->tls_key, &key_pem);
     if (rc == 0)
         rc = load_pem(o->tls_client_ca, &trust_pem);
-    if (rc == 0 && o->access_log != NULL &&
-        (log_fd = open(o->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+    if (rc == 0 && o->access_log != NULL && strcmp(o->access_log, "off") == 0)
+        log_fd = -1;
+    else if (rc == 0 && o->access_log != NULL &&
+             (log_fd = open(o->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
         fprintf(stderr, "rubrica: cannot write the access log %s\n", o->access_log);
         rc = CLI_EXIT_FAIL;
     }
@@ -252,6 +288,7 @@ static int serve(serve_opts *o)
         .data_dir = ctx.data_dir,
         .clock = ctx.clock,
         .threads = o->threads,
+        .timeout_s = o->timeout_s,
         .tls_cert_pem = cert_pem,
         .tls_key_pem = key_pem,
         .tls_trust_pem = trust_pem,
@@ -268,6 +305,7 @@ static int serve(serve_opts *o)
     }
     rb_tsa_free(svc.tsa); /* after the server: its writer commits what is queued */
     rb_ocsp_responder_free(svc.ocsp);
+    rb_http_api_free(svc.api); /* after the server: its pool threads used the issuers */
     if (log_fd > 0)
         close(log_fd);
     free(cert_pem);
@@ -289,11 +327,14 @@ int cli_run_serve(int argc, char **argv)
 const cli_command cli_serve_command[] = {
     {"serve", "run the online services (TSA, OCSP, CRL, repository, API) over HTTP",
      "[--listen ADDR:PORT] [--data DIR] [--db URL] [--threads N]\n"
-     "       [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--access-log FILE]\n\n"
+     "       [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--access-log FILE|off]\n"
+     "       [--timeout SECONDS]\n\n"
      "Serves on 127.0.0.1:8080 unless told otherwise (port 0 picks a free port) and prints\n"
      "the URLs once listening. Runs until SIGTERM or SIGINT, then lets requests in flight\n"
      "finish. --threads defaults to the number of cores; the access log goes to stderr\n"
-     "unless --access-log names a file.",
+     "unless --access-log names a file (or is off). Idle or slow connections are dropped\n"
+     "after --timeout seconds (default 30). The CA keys (to re-sign a stale CRL and to issue\n"
+     "through the API) are unlocked with --pass-file FILE or RUBRICA_KEY_PASS.",
      cli_run_serve, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -19,6 +19,9 @@ static const struct {
     [RB_METRIC_CRLS_ISSUED] = {"rubrica_crls_issued_total", "CRLs signed."},
     [RB_METRIC_TSA_TOKENS] = {"rubrica_tsa_tokens_total", "Time-stamp tokens issued."},
     [RB_METRIC_TSA_REJECTIONS] = {"rubrica_tsa_rejections_total", "Time-stamp requests rejected."},
+    [RB_METRIC_TSA_COMMITS] = {"rubrica_tsa_record_commits_total",
+                               "Transactions that recorded time-stamp tokens (tokens per "
+                               "commit is the group size)."},
 };
 
 void rb_metrics_add(rb_metric metric, uint64_t n)

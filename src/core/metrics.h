@@ -17,6 +17,7 @@ typedef enum rb_metric {
     RB_METRIC_CRLS_ISSUED,
     RB_METRIC_TSA_TOKENS,
     RB_METRIC_TSA_REJECTIONS,
+    RB_METRIC_TSA_COMMITS,
     RB_METRIC_COUNT
 } rb_metric;
 

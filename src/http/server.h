@@ -102,7 +102,8 @@ typedef struct rb_http_config {
     const char *tls_cert_pem; /* with tls_key_pem: serve HTTPS */
     const char *tls_key_pem;
     const char *tls_trust_pem; /* CA certificates: ask clients for a certificate */
-    int access_log_fd;         /* where access-log lines go; -1: none. 0 means stderr */
+    int access_log_fd;         /* where access-log lines go (buffered, see accesslog.h); -1: none.
+                                  0 means stderr */
 } rb_http_config;
 
 /*

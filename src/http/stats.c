@@ -1,5 +1,5 @@
 /*
- * Counting requests for /metrics and writing the access log. Counts are per
+ * Counting requests for /metrics. Counts are per
  * route and status code (the codes we send, plus "other"), latencies go into
  * a fixed-bucket histogram in the shape Prometheus expects (cumulative le
  * buckets, _sum and _count).
@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 static const int status_codes[HTTP_STATUS_SLOTS - 1] = {
     200, 201, 204, 301, 302, 304, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503,
@@ -150,42 +148,4 @@ char *http_stats_render(const http_route_stats *routes, size_t count, size_t *le
     }
     *len = t.len;
     return t.data;
-}
-
-/*
- * Common Log Format with milliseconds in the time and the latency appended:
- *   127.0.0.1 - - [18/Nov/2026:10:00:00.123 +0000] "POST /tsa HTTP/1.1" 200 1234 0.512ms
- * The path is cut at 200 bytes and control characters are replaced, so a
- * client cannot forge log lines.
- */
-void http_access_log(int fd, const char *client, const char *method, const char *path,
-                     const char *version, int status, size_t bytes, uint64_t latency_us)
-{
-    if (fd < 0)
-        return;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    gmtime_r(&now.tv_sec, &tm);
-    char when[64];
-    strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S", &tm);
-    char safe_path[201];
-    size_t i = 0;
-    for (; path[i] != '\0' && i < sizeof(safe_path) - 1; i++)
-        safe_path[i] =
-            (unsigned char)path[i] < 0x20 || path[i] == 0x7f || path[i] == '"' ? '?' : path[i];
-    safe_path[i] = '\0';
-    char line[512];
-    int n =
-        snprintf(line, sizeof(line), "%s - - [%s.%03ld +0000] \"%.16s %s %.16s\" %d %zu %.3fms\n",
-                 client, when, now.tv_nsec / 1000000, method, safe_path, version, status, bytes,
-                 (double)latency_us / 1000.0);
-    if (n <= 0)
-        return;
-    if ((size_t)n >= sizeof(line)) {
-        n = (int)sizeof(line) - 1;
-        line[n - 1] = '\n';
-    }
-    ssize_t written = write(fd, line, (size_t)n);
-    (void)written; /* a full disk must not stop the service */
 }

@@ -1,6 +1,6 @@
 /*
  * Private to src/http: request counters and latency histograms per route,
- * their Prometheus text form, and the access-log line. Lock-free: every pool
+ * and their Prometheus text form. Lock-free: every pool
  * thread bumps C11 atomics.
  */
 #ifndef RB_HTTP_STATS_H
@@ -28,9 +28,5 @@ void http_stats_record(http_route_stats *stats, int status, uint64_t latency_us)
  * core/metrics.h to a new malloc'd buffer. Returns NULL for lack of memory.
  */
 char *http_stats_render(const http_route_stats *routes, size_t count, size_t *len);
-
-/* Writes one access-log line to fd with a single write(2), so lines never interleave. */
-void http_access_log(int fd, const char *client, const char *method, const char *path,
-                     const char *version, int status, size_t bytes, uint64_t latency_us);
 
 #endif

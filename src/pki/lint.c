@@ -135,6 +135,20 @@ static int uri_is_http(const GENERAL_NAME *name)
     return strncmp(uri, "http://", 7) == 0 || strncmp(uri, "https://", 8) == 0;
 }
 
+/* Characters, not bytes: a UTF8String's continuation bytes and a BMPString's pairs count once. */
+static int display_text_chars(const ASN1_STRING *text)
+{
+    const unsigned char *data = ASN1_STRING_get0_data(text);
+    int len = ASN1_STRING_length(text), chars = 0;
+    if (ASN1_STRING_type(text) == V_ASN1_BMPSTRING)
+        return len / 2;
+    if (ASN1_STRING_type(text) != V_ASN1_UTF8STRING)
+        return len;
+    for (int i = 0; i < len; i++)
+        chars += (data[i] & 0xC0) != 0x80;
+    return chars;
+}
+
 static rb_status lint_pointers(X509 *cert, const rb_profile *p, rb_error *err)
 {
     AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(cert, NID_info_access, NULL, NULL);
@@ -162,7 +176,7 @@ static rb_status lint_pointers(X509 *cert, const rb_profile *p, rb_error *err)
         for (int q = 0; info->qualifiers && q < sk_POLICYQUALINFO_num(info->qualifiers); q++) {
             POLICYQUALINFO *qual = sk_POLICYQUALINFO_value(info->qualifiers, q);
             if (OBJ_obj2nid(qual->pqualid) == NID_id_qt_unotice && qual->d.usernotice->exptext &&
-                ASN1_STRING_length(qual->d.usernotice->exptext) > 200 * 4)
+                display_text_chars(qual->d.usernotice->exptext) > 200)
                 notice_ok = 0;
         }
     }

@@ -21,8 +21,8 @@ static const struct {
     {RB_FIELD_EMAIL, 128},        {RB_FIELD_ORGANIZATION, 64}, {RB_FIELD_ORG_ID, 32},
     {RB_FIELD_ORG_UNIT, 64},      {RB_FIELD_TITLE, 64},     {RB_FIELD_PROFESSION, 64},
     {RB_FIELD_LICENSE, 32},       {RB_FIELD_LOCALITY, 128}, {RB_FIELD_REGION, 128},
-    {RB_FIELD_COUNTRY, 2},        {RB_FIELD_LIMITS, 200},   {RB_FIELD_COMMON_NAME, 64},
-    {RB_FIELD_ID_TYPE, 16},
+    {RB_FIELD_COUNTRY, 2},        {RB_FIELD_LIMITS, RB_LIMITS_MAX_CHARS},
+    {RB_FIELD_COMMON_NAME, 64},   {RB_FIELD_ID_TYPE, 16},
 };
 
 static size_t utf8_chars(const char *s)

@@ -14,11 +14,19 @@
 #include "core/error.h"
 #include "pki/profile.h"
 
+/*
+ * The limits go into a user notice as "Límites: <limits>", and RFC 5280
+ * 4.2.1.4 allows an explicitText of at most 200 characters: 9 for the prefix,
+ * 191 for the limits (in UTF-8, up to 4 bytes each).
+ */
+#define RB_LIMITS_MAX_CHARS 191
+
 typedef struct rb_subject {
     X509_NAME *name;
     GENERAL_NAMES *san;   /* NULL when there is no e-mail address */
     char subject_id[128];  /* serialNumber or organizationIdentifier, for search */
-    char limits[256];     /* limits of representation or competence, may be empty */
+    /* limits of representation or competence, may be empty */
+    char limits[4 * RB_LIMITS_MAX_CHARS + 1];
     json_t *fields;       /* the normalised fields (owned) */
 } rb_subject;
 

@@ -150,8 +150,15 @@ rb_status rb_check_public_key(EVP_PKEY *key, rb_error *err)
         return RB_OK;
     }
     if (EVP_PKEY_is_a(key, "EC")) {
-        char curve[64] = "";
+        char curve[64] = "", encoding[32] = "";
         size_t len = 0;
+        /* OpenSSL names the curve even when the key spells out its parameters. */
+        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, encoding, sizeof(encoding),
+                                       &len);
+        if (strcmp(encoding, OSSL_PKEY_EC_ENCODING_EXPLICIT) == 0)
+            return rb_fail(err, RB_EINVAL, "RFC 5480 2.1.1: EC keys name their curve",
+                           "the EC key spells out its curve parameters; only named curves "
+                           "(P-256, P-384, P-521) are accepted");
         EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve),
                                        &len);
         if (strcmp(curve, "prime256v1") == 0 || strcmp(curve, "secp384r1") == 0 ||

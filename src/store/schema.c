@@ -104,6 +104,30 @@ static const rb_migration migrations[] = {
      " nonce TEXT,"
      " token_sha256 TEXT NOT NULL);"
      "CREATE INDEX tsa_tokens_at ON tsa_tokens (at_ms);"},
+    {4, "users, API tokens and client certificates",
+     /* The people and programs allowed to use the API, and their role. A
+      * user is disabled, never deleted: the audit log names them. */
+     "CREATE TABLE users ("
+     " name TEXT PRIMARY KEY,"
+     " role TEXT NOT NULL CHECK (role IN ('operator', 'approver', 'ca-admin', 'auditor')),"
+     " disabled INTEGER NOT NULL DEFAULT 0,"
+     " created_ms BIGINT NOT NULL);"
+     /* token_hash is the hex SHA-256 of the token text; the token itself is
+      * shown once and never stored. last4 lets a person tell tokens apart. */
+     "CREATE TABLE api_tokens ("
+     " id TEXT PRIMARY KEY,"
+     " user_name TEXT NOT NULL REFERENCES users (name),"
+     " token_hash TEXT NOT NULL UNIQUE,"
+     " created_ms BIGINT NOT NULL,"
+     " revoked_ms BIGINT,"
+     " last4 TEXT NOT NULL);"
+     "CREATE INDEX api_tokens_user ON api_tokens (user_name);"
+     /* TLS client certificates, by the hex SHA-256 of their DER. */
+     "CREATE TABLE client_certs ("
+     " cert_sha256 TEXT PRIMARY KEY,"
+     " user_name TEXT NOT NULL REFERENCES users (name),"
+     " subject TEXT NOT NULL,"
+     " created_ms BIGINT NOT NULL);"},
 };
 
 const rb_migration *rb_schema_migrations(size_t *count)

@@ -6,8 +6,11 @@
  * own would cap us at one token per fsync; instead signing threads queue
  * records here and one writer thread commits whatever has queued up in one
  * transaction, then tells each waiter. While a group is being written the next
- * one gathers, so under load a group holds about (rate x commit time) tokens
- * and no timer is needed: an idle TSA commits a lone token at once.
+ * one gathers, so under load a group holds about (rate x commit time) tokens,
+ * and an idle TSA commits a lone token at once. Under load (the last group
+ * held more than one token) a commit also waits until GATHER_US after the
+ * previous one began: each commit costs CPU the signing threads need, and
+ * with fast disks groups would otherwise stay tiny.
  */
 #include "tsa/records.h"
 
@@ -17,6 +20,9 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
+
+#define GATHER_US 1000
 
 struct tsa_writer {
     rb_store *store;
@@ -25,6 +31,8 @@ struct tsa_writer {
     pthread_cond_t wake;
     tsa_record *head, *tail;
     int stopping;
+    size_t last_group;           /* tokens in the previous commit */
+    struct timespec last_commit; /* when it began (CLOCK_MONOTONIC) */
 };
 
 static rb_status insert_record(rb_store *store, const tsa_record *r, rb_error *err)
@@ -90,6 +98,21 @@ static rb_status write_group(rb_store *store, tsa_record *group)
     return s;
 }
 
+/* With the lock held: under load, lets the group gather until GATHER_US after the last commit. */
+static void gather(tsa_writer *w)
+{
+    if (w->last_group <= 1)
+        return;
+    struct timespec until = w->last_commit;
+    until.tv_nsec += GATHER_US * 1000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (!w->stopping && pthread_cond_timedwait(&w->wake, &w->lock, &until) == 0)
+        ; /* woken by a stop or a spurious wake-up; submissions meanwhile do not signal */
+}
+
 static void *writer_main(void *arg)
 {
     tsa_writer *w = arg;
@@ -97,21 +120,30 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&w->lock);
         while (w->head == NULL && !w->stopping)
             pthread_cond_wait(&w->wake, &w->lock);
+        gather(w);
         tsa_record *group = w->head;
         w->head = w->tail = NULL;
         pthread_mutex_unlock(&w->lock);
         if (group == NULL)
             break; /* stopping, and nothing left */
+        clock_gettime(CLOCK_MONOTONIC, &w->last_commit);
+        w->last_group = 0;
+        for (const tsa_record *r = group; r != NULL; r = r->next)
+            w->last_group++;
         rb_status s = write_group(w->store, group);
+        uint64_t recorded = 0;
         while (group != NULL) {
             tsa_record *next = group->next;
             if (group->done != NULL) {
-                if (s == RB_OK)
-                    rb_metrics_add(RB_METRIC_TSA_TOKENS, 1);
+                recorded += s == RB_OK;
                 group->done(group->arg, s);
             }
             free(group);
             group = next;
+        }
+        if (s == RB_OK) {
+            rb_metrics_add(RB_METRIC_TSA_TOKENS, recorded);
+            rb_metrics_add(RB_METRIC_TSA_COMMITS, 1);
         }
     }
     return NULL;
@@ -128,7 +160,11 @@ rb_status tsa_writer_start(const char *db, tsa_writer **out, rb_error *err)
         return s;
     }
     pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->wake, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->wake, &attr);
+    pthread_condattr_destroy(&attr);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         rb_store_close(w->store);
         pthread_mutex_destroy(&w->lock);
@@ -144,12 +180,14 @@ void tsa_writer_submit(tsa_writer *w, tsa_record *rec)
 {
     rec->next = NULL;
     pthread_mutex_lock(&w->lock);
-    if (w->tail != NULL)
-        w->tail->next = rec;
-    else
+    int was_empty = w->tail == NULL;
+    if (was_empty)
         w->head = rec;
+    else
+        w->tail->next = rec;
     w->tail = rec;
-    pthread_cond_signal(&w->wake);
+    if (was_empty) /* otherwise the writer is awake already, or gathering on purpose */
+        pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
 }
 

@@ -347,7 +347,32 @@ static int acceptable_query(const uint8_t *req, size_t len)
     return ok;
 }
 
-static void fill_record(const tsa_thread *t, TS_RESP *resp, tsa_record *rec)
+/*
+ * The timeStampToken inside a DER TimeStampResp (RFC 3161 2.4.2: a SEQUENCE
+ * of the PKIStatusInfo and the token), found without encoding it again.
+ * der is our own encoding; returns 0 if it is not what we expect.
+ */
+static int locate_token(const uint8_t *der, size_t der_len, const uint8_t **token, size_t *len)
+{
+    const unsigned char *p = der;
+    long body_len, status_len;
+    int tag, cls;
+    if (ASN1_get_object(&p, &body_len, &tag, &cls, (long)der_len) & 0x80)
+        return 0;
+    const unsigned char *end = p + body_len;
+    if (ASN1_get_object(&p, &status_len, &tag, &cls, end - p) & 0x80)
+        return 0;
+    p += status_len;
+    if (p >= end)
+        return 0;
+    *token = p;
+    *len = (size_t)(end - p);
+    return 1;
+}
+
+/* Fills rec from the granted resp, whose DER encoding (already made) is der. */
+static void fill_record(const tsa_thread *t, TS_RESP *resp, const uint8_t *der, size_t der_len,
+                        tsa_record *rec)
 {
     TS_TST_INFO *info = TS_RESP_get_tst_info(resp);
     snprintf(rec->serial, sizeof(rec->serial), "%s", t->serial);
@@ -369,13 +394,19 @@ static void fill_record(const tsa_thread *t, TS_RESP *resp, tsa_record *rec)
         hex_upper(ASN1_STRING_get0_data(nonce), (size_t)ASN1_STRING_length(nonce),
                   rec->nonce + negative);
     }
-    unsigned char *der = NULL;
-    int der_len = i2d_PKCS7(TS_RESP_get_token(resp), &der);
+    /* The hash of the token as sent, taken from the response's own bytes. */
+    const uint8_t *token = NULL;
+    size_t token_len = 0;
     uint8_t hash[SHA256_DIGEST_LENGTH];
-    SHA256(der, der_len > 0 ? (size_t)der_len : 0, hash);
-    OPENSSL_free(der);
-    for (size_t i = 0; i < sizeof(hash); i++)
-        snprintf(rec->token_sha256 + 2 * i, 3, "%02x", hash[i]);
+    if (!locate_token(der, der_len, &token, &token_len))
+        token_len = 0;
+    SHA256(token, token_len, hash);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof(hash); i++) {
+        rec->token_sha256[2 * i] = digits[hash[i] >> 4];
+        rec->token_sha256[2 * i + 1] = digits[hash[i] & 15];
+    }
+    rec->token_sha256[2 * sizeof(hash)] = '\0';
 }
 
 /* Runs OpenSSL on req (or on nothing, when req is to be refused as malformed). */
@@ -428,7 +459,7 @@ rb_status rb_tsa_respond_async(rb_tsa *tsa, rb_ctx *ctx, const uint8_t *req, siz
         return rb_fail_crypto(err, "could not encode a time-stamp response");
     }
     if (rec != NULL)
-        fill_record(t, answer, rec);
+        fill_record(t, answer, der, (size_t)der_len, rec);
     TS_RESP_free(answer);
     *resp = der;
     *resp_len = (size_t)der_len;

@@ -1,0 +1,333 @@
+/*
+ * Unit tests of src/auth: the role matrix, users, API tokens (only hashes
+ * stored, revocation and disabled users take effect at once, near-misses
+ * refused), TLS client certificates, and that every change is audited and a
+ * failed one leaves nothing. Runs on SQLite and, when RUBRICA_TEST_PG is set,
+ * on PostgreSQL in a schema of its own.
+ */
+#include "harness.h"
+
+#include "auth/auth.h"
+#include "store/migrate.h"
+#include "store/store.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define T0 1795000000000LL
+
+static int open_ctx(const char *backend, rb_ctx *ctx, char *schema, size_t schema_len)
+{
+    static int counter;
+    rb_error err = {0};
+    char location[600];
+    memset(ctx, 0, sizeof(*ctx));
+    schema[0] = '\0';
+    if (strcmp(backend, "sqlite") == 0) {
+        snprintf(location, sizeof(location), "%s/auth.db", test_tmpdir());
+    } else {
+        if (test_postgres_url() == NULL)
+            return 0;
+        snprintf(location, sizeof(location), "%s", test_postgres_url());
+    }
+    if (rb_store_open(location, &ctx->store, &err) != RB_OK) {
+        fprintf(stderr, "  cannot open %s: %s\n", backend, err.message);
+        test_fail(__FILE__, __LINE__, "open store");
+        return 0;
+    }
+    if (rb_store_get_kind(ctx->store) == RB_STORE_POSTGRES) {
+        char sql[200];
+        snprintf(schema, schema_len, "auth_test_%d_%d", (int)getpid(), ++counter);
+        snprintf(sql, sizeof(sql), "CREATE SCHEMA %s; SET search_path TO %s", schema, schema);
+        if (rb_store_exec(ctx->store, sql, &err) != RB_OK) {
+            test_fail(__FILE__, __LINE__, "create test schema");
+            rb_store_close(ctx->store);
+            return 0;
+        }
+    }
+    ctx->clock.fixed_ms = T0;
+    ctx->actor = "test:admin";
+    if (rb_store_migrate(ctx->store, &ctx->clock, NULL, &err) != RB_OK) {
+        fprintf(stderr, "  migrate %s: %s\n", backend, err.message);
+        test_fail(__FILE__, __LINE__, "migrate");
+        rb_store_close(ctx->store);
+        return 0;
+    }
+    return 1;
+}
+
+static void close_ctx(rb_ctx *ctx, const char *schema)
+{
+    rb_error err = {0};
+    char sql[200];
+    if (schema[0] != '\0') {
+        snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+        rb_store_rollback(ctx->store);
+        if (rb_store_exec(ctx->store, sql, &err) != RB_OK)
+            fprintf(stderr, "  could not drop %s: %s\n", schema, err.message);
+    }
+    rb_store_close(ctx->store);
+}
+
+static int64_t count_rows(rb_ctx *ctx, const char *sql)
+{
+    rb_error err = {0};
+    rb_stmt *stmt = NULL;
+    int has_row = 0;
+    int64_t n = -1;
+    if (rb_store_prepare(ctx->store, sql, &stmt, &err) == RB_OK &&
+        rb_stmt_step(stmt, &has_row, &err) == RB_OK && has_row)
+        n = rb_stmt_int64(stmt, 0);
+    if (stmt != NULL)
+        rb_stmt_reset(stmt);
+    return n;
+}
+
+/* Runs fn once per available back end, each time on a fresh migrated store. */
+static void on_each_backend(void (*fn)(rb_ctx *ctx))
+{
+    static const char *const backends[] = {"sqlite", "postgres"};
+    for (int b = 0; b < 2; b++) {
+        rb_ctx ctx;
+        char schema[64];
+        if (!open_ctx(backends[b], &ctx, schema, sizeof(schema)))
+            continue;
+        fn(&ctx);
+        close_ctx(&ctx, schema);
+    }
+}
+
+TEST(auth_role_matrix)
+{
+    CHECK(rb_user_role_allows(RB_USER_AUDITOR, RB_PERM_READ));
+    CHECK(!rb_user_role_allows(RB_USER_AUDITOR, RB_PERM_ISSUE));
+    CHECK(!rb_user_role_allows(RB_USER_AUDITOR, RB_PERM_LIFECYCLE));
+    CHECK(!rb_user_role_allows(RB_USER_AUDITOR, RB_PERM_ADMIN));
+    CHECK(rb_user_role_allows(RB_USER_OPERATOR, RB_PERM_READ));
+    CHECK(rb_user_role_allows(RB_USER_OPERATOR, RB_PERM_ISSUE));
+    CHECK(!rb_user_role_allows(RB_USER_OPERATOR, RB_PERM_LIFECYCLE));
+    CHECK(!rb_user_role_allows(RB_USER_OPERATOR, RB_PERM_ADMIN));
+    CHECK(rb_user_role_allows(RB_USER_APPROVER, RB_PERM_ISSUE));
+    CHECK(rb_user_role_allows(RB_USER_APPROVER, RB_PERM_LIFECYCLE));
+    CHECK(!rb_user_role_allows(RB_USER_APPROVER, RB_PERM_ADMIN));
+    CHECK(rb_user_role_allows(RB_USER_CA_ADMIN, RB_PERM_ADMIN));
+    CHECK(rb_user_role_allows(RB_USER_CA_ADMIN, RB_PERM_LIFECYCLE));
+    CHECK(!rb_user_role_allows((rb_user_role)42, RB_PERM_READ));
+}
+
+TEST(auth_role_names)
+{
+    rb_error err = {0};
+    rb_user_role role;
+    static const rb_user_role all[] = {RB_USER_AUDITOR, RB_USER_OPERATOR, RB_USER_APPROVER,
+                                       RB_USER_CA_ADMIN};
+    for (int i = 0; i < 4; i++) {
+        CHECK(rb_user_role_parse(rb_user_role_name(all[i]), &role, &err) == RB_OK);
+        CHECK(role == all[i]);
+    }
+    CHECK_STR(rb_user_role_name(RB_USER_CA_ADMIN), "ca-admin");
+    CHECK(rb_user_role_parse("root", &role, &err) == RB_EINVAL);
+    CHECK(strstr(err.message, "operator, approver, ca-admin or auditor") != NULL);
+    CHECK(rb_user_role_parse(NULL, &role, &err) == RB_EINVAL);
+}
+
+static void check_users(rb_ctx *ctx)
+{
+    rb_error err = {0};
+    rb_user u;
+    CHECK(rb_user_add(ctx, "alice", RB_USER_OPERATOR, &err) == RB_OK);
+    CHECK(rb_user_get(ctx, "alice", &u, &err) == RB_OK);
+    CHECK_STR(u.name, "alice");
+    CHECK(u.role == RB_USER_OPERATOR && !u.disabled && u.created_ms == T0);
+    int64_t audited = count_rows(ctx, "SELECT COUNT(*) FROM audit_log");
+    rb_error_clear(&err);
+    CHECK(rb_user_add(ctx, "alice", RB_USER_AUDITOR, &err) == RB_ECONFLICT);
+    CHECK(strstr(err.message, "already") != NULL);
+    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM audit_log") == audited);
+    static const char *const bad[] = {
+        "",
+        "-x",
+        ".x",
+        "a b",
+        "a/b",
+        "ñandú",
+        "a12345678901234567890123456789012345678901234567890123456789012345"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        rb_error_clear(&err);
+        CHECK(rb_user_add(ctx, bad[i], RB_USER_AUDITOR, &err) == RB_EINVAL);
+    }
+    CHECK(rb_user_add(ctx, "bob.smith@ra-1", RB_USER_AUDITOR, &err) == RB_OK);
+    rb_error_clear(&err);
+    CHECK(rb_user_get(ctx, "nobody", &u, &err) == RB_ENOTFOUND);
+    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM users") == 2);
+    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM audit_log WHERE action = 'user.add'"
+                          " AND actor = 'test:admin' AND object = 'user:alice'") == 1);
+    CHECK(rb_user_disable(ctx, "alice", &err) == RB_OK);
+    CHECK(rb_user_get(ctx, "alice", &u, &err) == RB_OK && u.disabled);
+    rb_error_clear(&err);
+    CHECK(rb_user_disable(ctx, "alice", &err) == RB_ESTATE);
+    rb_error_clear(&err);
+    CHECK(rb_user_disable(ctx, "nobody", &err) == RB_ENOTFOUND);
+    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM audit_log WHERE action = 'user.disable'") == 1);
+}
+
+TEST(auth_users)
+{
+    on_each_backend(check_users);
+}
+
+typedef struct token_search {
+    const char *id;
+    rb_token_info found;
+    int seen;
+} token_search;
+
+static int collect_token(const rb_token_info *t, void *arg)
+{
+    token_search *search = arg;
+    search->seen++;
+    if (strcmp(t->id, search->id) == 0)
+        search->found = *t;
+    return 0;
+}
+
+static void check_tokens(rb_ctx *ctx)
+{
+    rb_error err = {0};
+    rb_user u;
+    char token[RB_TOKEN_TEXT_LEN], id[RB_TOKEN_ID_LEN];
+    char token2[RB_TOKEN_TEXT_LEN], id2[RB_TOKEN_ID_LEN];
+    REQUIRE(rb_user_add(ctx, "carol", RB_USER_APPROVER, &err) == RB_OK);
+    REQUIRE(rb_token_create(ctx, "carol", token, id, &err) == RB_OK);
+    REQUIRE(rb_token_create(ctx, "carol", token2, id2, &err) == RB_OK);
+    CHECK(strlen(token) == 43 && strlen(id) == 16);
+    CHECK(strcmp(token, token2) != 0 && strcmp(id, id2) != 0);
+    CHECK(strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 43);
+    /* Only the hash is stored. */
+    char sql[300];
+    snprintf(sql, sizeof(sql),
+             "SELECT COUNT(*) FROM api_tokens WHERE token_hash = '%s' OR id = '%s'", token, token);
+    CHECK(count_rows(ctx, sql) == 0);
+    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM audit_log WHERE action = 'token.create'") == 2);
+    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM audit_log WHERE detail LIKE '%\"token\"%'") == 0);
+
+    memset(&u, 0, sizeof(u));
+    CHECK(rb_auth_token(ctx, token, &u, &err) == RB_OK);
+    CHECK_STR(u.name, "carol");
+    CHECK(u.role == RB_USER_APPROVER);
+
+    /* Near misses, wrong shapes and nothing at all are refused alike. */
+    char near[RB_TOKEN_TEXT_LEN];
+    memcpy(near, token, sizeof(near));
+    near[42] = near[42] == 'A' ? 'B' : 'A';
+    rb_error_clear(&err);
+    CHECK(rb_auth_token(ctx, near, &u, &err) == RB_EPERM);
+    char longer[RB_TOKEN_TEXT_LEN + 1];
+    snprintf(longer, sizeof(longer), "%sA", token);
+    rb_error_clear(&err);
+    CHECK(rb_auth_token(ctx, longer, &u, &err) == RB_EPERM);
+    rb_error_clear(&err);
+    CHECK(rb_auth_token(ctx, "", &u, &err) == RB_EPERM);
+    rb_error_clear(&err);
+    CHECK(rb_auth_token(ctx, NULL, &u, &err) == RB_EPERM);
+    rb_error_clear(&err);
+    CHECK(rb_auth_token(ctx, "' OR '1'='1", &u, &err) == RB_EPERM);
+
+    /* Listing shows the last four characters, never the token. */
+    token_search search = {.id = id2};
+    CHECK(rb_token_list(ctx, "carol", collect_token, &search, &err) == RB_OK);
+    CHECK(search.seen == 2);
+    CHECK_STR(search.found.id, id2);
+    CHECK_STR(search.found.last4, token2 + 39);
+    CHECK_STR(search.found.user, "carol");
+    CHECK(search.found.revoked_ms == 0);
+
+    /* Revocation takes effect at once and only for that token. */
+    CHECK(rb_token_revoke(ctx, id, &err) == RB_OK);
+    rb_error_clear(&err);
+    CHECK(rb_auth_token(ctx, token, &u, &err) == RB_EPERM);
+    CHECK(rb_auth_token(ctx, token2, &u, &err) == RB_OK);
+    rb_error_clear(&err);
+    CHECK(rb_token_revoke(ctx, id, &err) == RB_ESTATE);
+    rb_error_clear(&err);
+    CHECK(rb_token_revoke(ctx, "0000000000000000", &err) == RB_ENOTFOUND);
+
+    /* A disabled user's tokens stop working, and they get no new ones. */
+    CHECK(rb_user_disable(ctx, "carol", &err) == RB_OK);
+    rb_error_clear(&err);
+    CHECK(rb_auth_token(ctx, token2, &u, &err) == RB_EPERM);
+    int64_t tokens = count_rows(ctx, "SELECT COUNT(*) FROM api_tokens");
+    rb_error_clear(&err);
+    CHECK(rb_token_create(ctx, "carol", token, id, &err) == RB_ESTATE);
+    rb_error_clear(&err);
+    CHECK(rb_token_create(ctx, "nobody", token, id, &err) == RB_ENOTFOUND);
+    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM api_tokens") == tokens);
+}
+
+TEST(auth_tokens)
+{
+    on_each_backend(check_tokens);
+}
+
+/* A self-signed P-256 certificate valid [from_ms, to_ms]. */
+static X509 *make_cert(const char *cn, int64_t from_ms, int64_t to_ms)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *cert = X509_new();
+    if (key == NULL || cert == NULL) {
+        EVP_PKEY_free(key);
+        X509_free(cert);
+        return NULL;
+    }
+    X509_NAME *name = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(cert, name);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    ASN1_TIME_set(X509_getm_notBefore(cert), (time_t)(from_ms / 1000));
+    ASN1_TIME_set(X509_getm_notAfter(cert), (time_t)(to_ms / 1000));
+    X509_set_pubkey(cert, key);
+    X509_sign(cert, key, EVP_sha256());
+    EVP_PKEY_free(key);
+    return cert;
+}
+
+static void check_client_certs(rb_ctx *ctx)
+{
+    rb_error err = {0};
+    rb_user u;
+    int64_t day = 86400000LL;
+    X509 *good = make_cert("dave", T0 - day, T0 + day);
+    X509 *other = make_cert("dave", T0 - day, T0 + day);
+    X509 *expired = make_cert("dave", T0 - 2 * day, T0 - day);
+    REQUIRE(good != NULL && other != NULL && expired != NULL);
+    REQUIRE(rb_user_add(ctx, "dave", RB_USER_AUDITOR, &err) == RB_OK);
+    CHECK(rb_user_add_client_cert(ctx, "dave", good, &err) == RB_OK);
+    CHECK(rb_user_add_client_cert(ctx, "dave", expired, &err) == RB_OK);
+    rb_error_clear(&err);
+    CHECK(rb_user_add_client_cert(ctx, "dave", good, &err) == RB_ECONFLICT);
+    rb_error_clear(&err);
+    CHECK(rb_user_add_client_cert(ctx, "nobody", other, &err) == RB_ENOTFOUND);
+    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM audit_log WHERE action = 'user.cert_add'") == 2);
+
+    memset(&u, 0, sizeof(u));
+    CHECK(rb_auth_client_cert(ctx, good, &u, &err) == RB_OK);
+    CHECK_STR(u.name, "dave");
+    CHECK(u.role == RB_USER_AUDITOR);
+    rb_error_clear(&err);
+    CHECK(rb_auth_client_cert(ctx, other, &u, &err) == RB_EPERM); /* same name, other key */
+    rb_error_clear(&err);
+    CHECK(rb_auth_client_cert(ctx, expired, &u, &err) == RB_EPERM);
+    CHECK(rb_user_disable(ctx, "dave", &err) == RB_OK);
+    rb_error_clear(&err);
+    CHECK(rb_auth_client_cert(ctx, good, &u, &err) == RB_EPERM);
+    X509_free(good);
+    X509_free(other);
+    X509_free(expired);
+}
+
+TEST(auth_client_certs)
+{
+    on_each_backend(check_client_certs);
+}
