@@ -60,8 +60,8 @@ static rb_status read_head(rb_store *store, int64_t *seq, uint8_t hash[RB_AUDIT_
     if (rb_store_get_kind(store) == RB_STORE_POSTGRES)
         status = rb_store_exec(store, "SELECT pg_advisory_xact_lock(72617563)", err);
     if (status == RB_OK)
-        status = rb_store_prepare(store, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                                  &stmt, err);
+        status = rb_store_prepare(
+            store, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &stmt, err);
     if (status == RB_OK)
         status = rb_stmt_step(stmt, &has_row, err);
     if (status != RB_OK)
@@ -101,10 +101,11 @@ rb_status rb_audit_append(rb_ctx *ctx, const char *action, const char *object, j
     if (status == RB_OK) {
         rec.seq = head_seq + 1;
         rb_audit_record_hash(&rec, rec.hash);
-        status = rb_store_prepare(ctx->store,
-                                  "INSERT INTO audit_log (seq, at_ms, actor, action, object, detail,"
-                                  " prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                                  &stmt, err);
+        status =
+            rb_store_prepare(ctx->store,
+                             "INSERT INTO audit_log (seq, at_ms, actor, action, object, detail,"
+                             " prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                             &stmt, err);
     }
     if (status == RB_OK)
         status = rb_stmt_bind_int64(stmt, 1, rec.seq);

@@ -30,8 +30,8 @@ rb_status rb_setting_get(rb_ctx *ctx, const char *name, char **out, rb_error *er
 {
     rb_stmt *stmt;
     int has_row;
-    rb_status s = rb_store_prepare(ctx->store, "SELECT value FROM settings WHERE name = $1", &stmt,
-                                   err);
+    rb_status s =
+        rb_store_prepare(ctx->store, "SELECT value FROM settings WHERE name = $1", &stmt, err);
     if (s == RB_OK)
         s = rb_stmt_bind_text(stmt, 1, name);
     if (s == RB_OK)
@@ -84,8 +84,8 @@ static rb_status load_row(rb_ctx *ctx, rb_stmt *stmt, int with_key, const rb_key
     size_t len;
     const unsigned char *der = rb_stmt_blob(stmt, 4, &len);
     a->cert = d2i_X509(NULL, &der, (long)len);
-    rb_status s = a->cert ? RB_OK : rb_fail_crypto(err, "the stored certificate of %s is damaged",
-                                                   a->name);
+    rb_status s =
+        a->cert ? RB_OK : rb_fail_crypto(err, "the stored certificate of %s is damaged", a->name);
     if (s == RB_OK && with_key)
         s = rb_key_load(ref, secret, &a->key, err);
     if (s == RB_OK && with_key && X509_check_private_key(a->cert, rb_key_get0_pkey(a->key)) != 1 &&
@@ -127,8 +127,8 @@ rb_status rb_authority_load(rb_ctx *ctx, const char *name, rb_authority_role rol
     if (!has_row) {
         rb_stmt_reset(stmt);
         if (name != NULL)
-            return rb_fail(err, RB_ENOTFOUND, NULL, "there is no CA called '%s' (see 'rubrica ca list')",
-                           name);
+            return rb_fail(err, RB_ENOTFOUND, NULL,
+                           "there is no CA called '%s' (see 'rubrica ca list')", name);
         return rb_fail(err, RB_ENOTFOUND, NULL,
                        "no %s certificate: initialise the CA first with 'rubrica init'",
                        rb_authority_role_name(role));

@@ -135,8 +135,8 @@ typedef struct rb_cert_record {
     char *fields; /* JSON */
     int64_t not_before_ms, not_after_ms, issued_ms;
     rb_cert_status status;
-    int64_t revoked_ms;    /* 0 unless revoked or suspended */
-    int reason;            /* -1 when none */
+    int64_t revoked_ms; /* 0 unless revoked or suspended */
+    int reason;         /* -1 when none */
     char *legal_cause;
     int64_t invalidity_ms; /* 0 when not stated */
     int64_t hold_until_ms; /* 0 unless suspended */
@@ -172,8 +172,7 @@ rb_status rb_ca_list(rb_ctx *ctx, const rb_cert_filter *filter,
 /* Lifecycle: each change, its event, its audit record and the invalidation of the
  * cached OCSP response and CRL commit together. Times are UTC milliseconds. */
 rb_status rb_ca_revoke(rb_ctx *ctx, const char *serial, rb_revocation_reason reason,
-                       const char *legal_cause, int64_t invalidity_ms,
-                       rb_error *err) RB_MUST_CHECK;
+                       const char *legal_cause, int64_t invalidity_ms, rb_error *err) RB_MUST_CHECK;
 /* Suspends (certificateHold) until until_ms (0: the jurisdiction's maximum). */
 rb_status rb_ca_suspend(rb_ctx *ctx, const char *serial, int64_t until_ms, const char *legal_cause,
                         rb_error *err) RB_MUST_CHECK;

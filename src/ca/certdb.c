@@ -35,8 +35,8 @@ void rb_cert_record_clear(rb_cert_record *rec)
 }
 
 #define RECORD_COLUMNS                                                                             \
-    "serial, issuer, profile, subject, subject_id, fields, not_before_ms, not_after_ms, "        \
-    "issued_ms, status, revoked_ms, reason, legal_cause, invalidity_ms, hold_until_ms, "         \
+    "serial, issuer, profile, subject, subject_id, fields, not_before_ms, not_after_ms, "          \
+    "issued_ms, status, revoked_ms, reason, legal_cause, invalidity_ms, hold_until_ms, "           \
     "replaces, publish, der"
 
 static char *dup_or_null(rb_stmt *stmt, int col)
@@ -217,14 +217,13 @@ json_t *rb_cert_record_to_json(const rb_cert_record *rec, int with_pem)
 {
     json_error_t jerr;
     json_t *fields = json_loads(rec->fields, 0, &jerr);
-    json_t *out = json_pack("{s:s,s:s,s:s,s:s,s:s?,s:o,s:o,s:o,s:o,s:s,s:b}", "serial",
-                            rec->serial, "issuer", rec->issuer, "profile", rec->profile, "subject",
-                            rec->subject, "subject_id", rec->subject_id, "fields",
-                            fields ? fields : json_object(), "not_before",
-                            time_or_null(rec->not_before_ms), "not_after",
-                            time_or_null(rec->not_after_ms), "issued_at",
-                            time_or_null(rec->issued_ms), "status",
-                            rb_cert_status_name(rec->status), "publish", rec->publish);
+    json_t *out =
+        json_pack("{s:s,s:s,s:s,s:s,s:s?,s:o,s:o,s:o,s:o,s:s,s:b}", "serial", rec->serial, "issuer",
+                  rec->issuer, "profile", rec->profile, "subject", rec->subject, "subject_id",
+                  rec->subject_id, "fields", fields ? fields : json_object(), "not_before",
+                  time_or_null(rec->not_before_ms), "not_after", time_or_null(rec->not_after_ms),
+                  "issued_at", time_or_null(rec->issued_ms), "status",
+                  rb_cert_status_name(rec->status), "publish", rec->publish);
     if (out == NULL)
         return NULL;
     if (rec->status != RB_CERT_VALID) {

@@ -47,8 +47,8 @@ static rb_status add_entry(X509_CRL *crl, rb_stmt *stmt, rb_error *err)
         ASN1_ENUMERATED_free(code);
     }
     if (s == RB_OK && !suspended && !rb_stmt_is_null(stmt, 3)) {
-        ASN1_GENERALIZEDTIME *invalidity = ASN1_GENERALIZEDTIME_set(NULL,
-                                                                    rb_stmt_int64(stmt, 3) / 1000);
+        ASN1_GENERALIZEDTIME *invalidity =
+            ASN1_GENERALIZEDTIME_set(NULL, rb_stmt_int64(stmt, 3) / 1000);
         if (invalidity == NULL ||
             !X509_REVOKED_add1_ext_i2d(entry, NID_invalidity_date, invalidity, 0, 0))
             s = rb_fail_crypto(err, "cannot encode the invalidity date of %s", serial_hex);
@@ -160,8 +160,8 @@ static rb_status read_current(rb_ctx *ctx, const char *ca, int64_t now, int64_t 
     return s;
 }
 
-static rb_status store_crl(rb_ctx *ctx, const char *ca, int64_t number, int64_t now,
-                           int64_t next, const uint8_t *der, size_t len, rb_error *err)
+static rb_status store_crl(rb_ctx *ctx, const char *ca, int64_t number, int64_t now, int64_t next,
+                           const uint8_t *der, size_t len, rb_error *err)
 {
     rb_stmt *stmt;
     rb_status s = rb_store_prepare(

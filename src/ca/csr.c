@@ -32,7 +32,7 @@ ASN1_SEQUENCE(csr_key_info) =
     ASN1_INTEGER *version;
     X509_NAME *subject;
     csr_key_info *key;
-    STACK_OF(X509_ATTRIBUTE) * attributes;
+    STACK_OF(X509_ATTRIBUTE) *attributes;
 } csr_info;
 
 ASN1_SEQUENCE_enc(csr_info, enc, NULL) =

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ROOT_DAYS 7305    /* 20 years */
+#define ROOT_DAYS    7305 /* 20 years */
 #define ISSUING_DAYS 3652 /* 10 years */
 
 typedef struct made_key {
@@ -147,11 +147,12 @@ static rb_status insert_authority(rb_ctx *ctx, const char *name, const char *rol
     rb_stmt *stmt;
     rb_status s = der_len > 0 ? RB_OK : rb_fail_crypto(err, "cannot encode %s", name);
     if (s == RB_OK)
-        s = rb_store_prepare(ctx->store,
-                             "INSERT INTO authorities (name, role, issuer, key_ref, subject, serial,"
-                             " not_before_ms, not_after_ms, created_ms, cert_der)"
-                             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                             &stmt, err);
+        s = rb_store_prepare(
+            ctx->store,
+            "INSERT INTO authorities (name, role, issuer, key_ref, subject, serial,"
+            " not_before_ms, not_after_ms, created_ms, cert_der)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &stmt, err);
     if (s == RB_OK)
         s = rb_stmt_bind_text(stmt, 1, name);
     if (s == RB_OK)
@@ -365,10 +366,11 @@ static rb_status check_params(const rb_init_params *p, rb_error *err)
     for (const char *n = p->issuing_name; s == RB_OK && *n; n++)
         if (!(*n >= 'a' && *n <= 'z') && !(*n >= '0' && *n <= '9') && *n != '-')
             s = rb_fail(err, RB_EINVAL, NULL, "CA names use a-z, 0-9 and '-'");
-    if (s == RB_OK && (strcmp(p->root_name, p->issuing_name) == 0 || !p->root_name[0] ||
-                       !p->issuing_name[0] || strlen(p->root_name) > 32 ||
-                       strlen(p->issuing_name) > 32))
-        s = rb_fail(err, RB_EINVAL, NULL, "the root and issuing CAs need two different short names");
+    if (s == RB_OK &&
+        (strcmp(p->root_name, p->issuing_name) == 0 || !p->root_name[0] || !p->issuing_name[0] ||
+         strlen(p->root_name) > 32 || strlen(p->issuing_name) > 32))
+        s = rb_fail(err, RB_EINVAL, NULL,
+                    "the root and issuing CAs need two different short names");
     return s;
 }
 

@@ -11,7 +11,7 @@
 #endif
 
 typedef struct rb_init_params {
-    const char *jurisdiction;  /* PE, PA, PY or SV */
+    const char *jurisdiction; /* PE, PA, PY or SV */
     rb_key_type key_type;
     const char *org;           /* the provider's name, in every CA subject */
     const char *base_url;      /* where AIA, CRLDP and CPS point, without a trailing slash */

@@ -29,10 +29,11 @@ static rb_status check_key_reuse(rb_ctx *ctx, const char *spki, const char *subj
 {
     rb_stmt *stmt;
     int has_row;
-    rb_status s = rb_store_prepare(ctx->store,
-                                   "SELECT serial, subject FROM certificates WHERE spki_sha256 = $1 "
-                                   "AND subject <> $2 LIMIT 1",
-                                   &stmt, err);
+    rb_status s =
+        rb_store_prepare(ctx->store,
+                         "SELECT serial, subject FROM certificates WHERE spki_sha256 = $1 "
+                         "AND subject <> $2 LIMIT 1",
+                         &stmt, err);
     if (s == RB_OK)
         s = rb_stmt_bind_text(stmt, 1, spki);
     if (s == RB_OK)

@@ -121,7 +121,8 @@ static rb_status copy_public_key(X509 *cert, const X509_PUBKEY *spki, rb_error *
         return rb_fail(err, RB_EINVAL, "RFC 5280 4.1.2.7", "unsupported key algorithm parameters");
     unsigned char *copy = OPENSSL_memdup(bits, (size_t)bits_len);
     ASN1_OBJECT *oid = OBJ_dup(alg_oid);
-    if (copy == NULL || oid == NULL || (ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE) != (param != NULL) ||
+    if (copy == NULL || oid == NULL ||
+        (ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE) != (param != NULL) ||
         !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), oid, ptype, param, copy, bits_len)) {
         OPENSSL_free(copy);
         ASN1_OBJECT_free(oid);
@@ -220,8 +221,7 @@ static rb_status build_profile_exts(rb_issuer *issuer, const rb_profile *p,
     EXTENDED_KEY_USAGE *eku = p->eku_count ? sk_ASN1_OBJECT_new_null() : NULL;
     CERTIFICATEPOLICIES *policies = build_policies(issuer, p, NULL);
     AUTHORITY_KEYID *akid = rb_ext_akid(issuer->ca->cert);
-    AUTHORITY_INFO_ACCESS *aia =
-        rb_ext_aia(issuer->base_url, issuer->ca->name, !p->ocsp_nocheck);
+    AUTHORITY_INFO_ACCESS *aia = rb_ext_aia(issuer->base_url, issuer->ca->name, !p->ocsp_nocheck);
     STACK_OF(DIST_POINT) *crldp = rb_ext_crldp(issuer->base_url, issuer->ca->name);
     ASN1_NULL *nocheck = p->ocsp_nocheck ? ASN1_NULL_new() : NULL;
     rb_status s = exts ? RB_OK : rb_fail(err, RB_ENOMEM, NULL, "out of memory");
@@ -361,7 +361,8 @@ static rb_status add_profile_exts(rb_issuer *issuer, const rb_profile *p, X509 *
     STACK_OF(X509_EXTENSION) *exts = issuer->profile_exts[index];
     for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
         X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, i);
-        if (skip_policies && OBJ_obj2nid(X509_EXTENSION_get_object(ext)) == NID_certificate_policies)
+        if (skip_policies &&
+            OBJ_obj2nid(X509_EXTENSION_get_object(ext)) == NID_certificate_policies)
             continue;
         if (!X509_add_ext(cert, ext, -1))
             return rb_fail_crypto(err, "cannot add an extension");
@@ -380,10 +381,10 @@ rb_status rb_issuer_sign(rb_issuer *issuer, const rb_profile *p, const rb_subjec
     rb_status s = cert ? RB_OK : rb_fail(err, RB_ENOMEM, NULL, "out of memory");
     if (s == RB_OK)
         s = rb_serial_random(&serial, serial_hex, err);
-    if (s == RB_OK && (!X509_set_version(cert, X509_VERSION_3) ||
-                       !X509_set_serialNumber(cert, serial) ||
-                       !X509_set_issuer_name(cert, X509_get_subject_name(issuer->ca->cert)) ||
-                       !X509_set_subject_name(cert, subject->name)))
+    if (s == RB_OK &&
+        (!X509_set_version(cert, X509_VERSION_3) || !X509_set_serialNumber(cert, serial) ||
+         !X509_set_issuer_name(cert, X509_get_subject_name(issuer->ca->cert)) ||
+         !X509_set_subject_name(cert, subject->name)))
         s = rb_fail_crypto(err, "cannot fill in the certificate");
     if (s == RB_OK)
         s = copy_public_key(cert, spki, err);

@@ -26,7 +26,8 @@ static const struct {
     {"ca-compromise", RB_REASON_CA_COMPROMISE, "compromiso de la entidad de certificación"},
     {"affiliation-changed", RB_REASON_AFFILIATION_CHANGED,
      "la información del certificado dejó de ser correcta; el titular dejó el cargo o la entidad"},
-    {"superseded", RB_REASON_SUPERSEDED, "reemplazado por re-emisión, renovación o cambio de clave"},
+    {"superseded", RB_REASON_SUPERSEDED,
+     "reemplazado por re-emisión, renovación o cambio de clave"},
     {"cessation-of-operation", RB_REASON_CESSATION_OF_OPERATION,
      "fallecimiento, disolución de la persona jurídica o cese de la entidad de certificación"},
     {"certificate-hold", RB_REASON_CERTIFICATE_HOLD, "suspensión"},
@@ -43,11 +44,12 @@ rb_status rb_reason_parse(const char *name, rb_revocation_reason *out, rb_error 
             return RB_OK;
         }
     }
-    return rb_fail(err, RB_EINVAL, "RFC 5280 5.3.1",
-                   "unknown revocation reason '%s': use unspecified, key-compromise, ca-compromise, "
-                   "affiliation-changed, superseded, cessation-of-operation or privilege-withdrawn "
-                   "(suspension is 'cert suspend')",
-                   name);
+    return rb_fail(
+        err, RB_EINVAL, "RFC 5280 5.3.1",
+        "unknown revocation reason '%s': use unspecified, key-compromise, ca-compromise, "
+        "affiliation-changed, superseded, cessation-of-operation or privilege-withdrawn "
+        "(suspension is 'cert suspend')",
+        name);
 }
 
 const char *rb_reason_name(int reason)
@@ -94,8 +96,8 @@ typedef struct update_args {
     const char *cause;
 } update_args;
 
-static rb_status run_update(rb_ctx *ctx, const char *sql, const char *serial,
-                            const update_args *a, int *changed, rb_error *err)
+static rb_status run_update(rb_ctx *ctx, const char *sql, const char *serial, const update_args *a,
+                            int *changed, rb_error *err)
 {
     rb_stmt *stmt;
     rb_status s = rb_store_prepare(ctx->store, sql, &stmt, err);
@@ -128,15 +130,16 @@ static rb_status revoke_in_transaction(rb_ctx *ctx, const char *serial, int reas
                                        const char *cause, int64_t invalidity_ms, int64_t at_ms,
                                        rb_error *err)
 {
-    update_args a = {.at_ms = at_ms, .reason = reason,
+    update_args a = {.at_ms = at_ms,
+                     .reason = reason,
                      .invalidity_ms = invalidity_ms,
                      .cause = cause && cause[0] ? cause : rb_reason_default_cause(reason)};
     int changed = 0;
     rb_status s = run_update(ctx, revoke_sql, serial, &a, &changed, err);
     if (s == RB_OK && !changed)
         return explain_state(ctx, serial, "revoke", err);
-    json_t *detail = json_pack("{s:s,s:s}", "reason", rb_reason_name(reason), "legal_cause",
-                               a.cause);
+    json_t *detail =
+        json_pack("{s:s,s:s}", "reason", rb_reason_name(reason), "legal_cause", a.cause);
     if (invalidity_ms)
         json_object_set_new(detail, "invalidity_ms", json_integer(invalidity_ms));
     if (s == RB_OK)
@@ -146,8 +149,8 @@ static rb_status revoke_in_transaction(rb_ctx *ctx, const char *serial, int reas
 }
 
 /* Runs body in a transaction after normalising the serial. */
-static rb_status in_transaction(rb_ctx *ctx, const char *serial_text, char serial[RB_SERIAL_HEX_LEN],
-                                rb_error *err)
+static rb_status in_transaction(rb_ctx *ctx, const char *serial_text,
+                                char serial[RB_SERIAL_HEX_LEN], rb_error *err)
 {
     rb_status s = rb_serial_normalise(serial_text, serial, err);
     if (s == RB_OK)
@@ -195,8 +198,10 @@ rb_status rb_ca_suspend(rb_ctx *ctx, const char *serial_text, int64_t until_ms,
         return s;
     int64_t now = rb_ctx_now_ms(ctx), max_ms = (int64_t)j->suspension_max_days * 86400000;
     if (!j->suspension_allowed)
-        s = rb_fail(err, RB_ESTATE, NULL, "%s does not provide for suspending certificates; "
-                    "revoke it instead", j->name);
+        s = rb_fail(err, RB_ESTATE, NULL,
+                    "%s does not provide for suspending certificates; "
+                    "revoke it instead",
+                    j->name);
     else if (until_ms == 0)
         until_ms = now + max_ms;
     if (s == RB_OK && (until_ms <= now || until_ms > now + max_ms))
@@ -210,7 +215,9 @@ rb_status rb_ca_suspend(rb_ctx *ctx, const char *serial_text, int64_t until_ms,
         s = in_transaction(ctx, serial_text, serial, err);
     if (s != RB_OK)
         return s;
-    update_args a = {.at_ms = now, .reason = RB_REASON_CERTIFICATE_HOLD, .hold_until_ms = until_ms,
+    update_args a = {.at_ms = now,
+                     .reason = RB_REASON_CERTIFICATE_HOLD,
+                     .hold_until_ms = until_ms,
                      .cause = legal_cause ? legal_cause : rb_reason_default_cause(6)};
     int changed = 0;
     s = run_update(ctx,
@@ -220,7 +227,8 @@ rb_status rb_ca_suspend(rb_ctx *ctx, const char *serial_text, int64_t until_ms,
                    serial, &a, &changed, err);
     if (s == RB_OK && !changed)
         s = explain_state(ctx, serial, "suspend", err);
-    json_t *detail = json_pack("{s:I,s:s}", "until_ms", (json_int_t)until_ms, "legal_cause", a.cause);
+    json_t *detail =
+        json_pack("{s:I,s:s}", "until_ms", (json_int_t)until_ms, "legal_cause", a.cause);
     if (s == RB_OK)
         s = rb_ca_record_event(ctx, serial, "suspend", detail, err);
     json_decref(detail);
@@ -237,11 +245,12 @@ rb_status rb_ca_reinstate(rb_ctx *ctx, const char *serial_text, rb_error *err)
         return s;
     rb_stmt *stmt;
     int changed = 0;
-    s = rb_store_prepare(ctx->store,
-                         "UPDATE certificates SET status = 'valid', revoked_ms = NULL, reason = NULL,"
-                         " legal_cause = NULL, invalidity_ms = NULL, hold_until_ms = NULL"
-                         " WHERE serial = $1 AND status = 'suspended' RETURNING serial",
-                         &stmt, err);
+    s = rb_store_prepare(
+        ctx->store,
+        "UPDATE certificates SET status = 'valid', revoked_ms = NULL, reason = NULL,"
+        " legal_cause = NULL, invalidity_ms = NULL, hold_until_ms = NULL"
+        " WHERE serial = $1 AND status = 'suspended' RETURNING serial",
+        &stmt, err);
     if (s == RB_OK)
         s = rb_stmt_bind_text(stmt, 1, serial);
     if (s == RB_OK)
@@ -308,12 +317,14 @@ rb_status rb_ca_renew(rb_ctx *ctx, rb_issuer *issuer, const char *serial, const 
     json_error_t jerr;
     json_t *fields = json_loads(old.fields, 0, &jerr);
     if (old.status != RB_CERT_VALID)
-        s = rb_fail(err, RB_ESTATE, NULL, "certificate %s is %s: only a valid certificate can be %s",
-                    old.serial, rb_cert_status_name(old.status), reissue ? "re-issued" : "renewed");
+        s = rb_fail(err, RB_ESTATE, NULL,
+                    "certificate %s is %s: only a valid certificate can be %s", old.serial,
+                    rb_cert_status_name(old.status), reissue ? "re-issued" : "renewed");
     else if (!reissue && !force && old.not_after_ms - now > window_ms)
         s = rb_fail(err, RB_ESTATE, "renewal window",
                     "certificate %s can be renewed only in the last %d days before it expires "
-                    "(use --force to override)", old.serial, j->renewal_window_days);
+                    "(use --force to override)",
+                    old.serial, j->renewal_window_days);
     else if (fields == NULL)
         s = rb_fail(err, RB_EINTERNAL, NULL, "the stored fields of %s are damaged", old.serial);
     rb_csr *req = NULL;
@@ -323,15 +334,22 @@ rb_status rb_ca_renew(rb_ctx *ctx, rb_issuer *issuer, const char *serial, const 
         const unsigned char *p = old.der;
         X509 *old_cert = d2i_X509(NULL, &p, (long)old.der_len);
         if (old_cert == NULL || EVP_PKEY_eq(X509_get0_pubkey(old_cert), rb_csr_get0_pkey(req)) == 1)
-            s = rb_fail(err, RB_EINVAL, "re-issue", "a re-issue needs a new key; this request "
-                        "certifies the same key as %s", old.serial);
+            s = rb_fail(err, RB_EINVAL, "re-issue",
+                        "a re-issue needs a new key; this request "
+                        "certifies the same key as %s",
+                        old.serial);
         X509_free(old_cert);
     }
     rb_csr_free(req);
     /* id_type and country are stored normalised; the fields map back one to one. */
-    rb_issue_request request = {.csr = csr, .csr_len = csr_len, .profile = old.profile,
-                                .fields = fields, .days = days, .publish = old.publish,
-                                .replaces = old.serial, .supersede = reissue};
+    rb_issue_request request = {.csr = csr,
+                                .csr_len = csr_len,
+                                .profile = old.profile,
+                                .fields = fields,
+                                .days = days,
+                                .publish = old.publish,
+                                .replaces = old.serial,
+                                .supersede = reissue};
     if (s == RB_OK)
         s = rb_ca_issue(ctx, issuer, &request, 1, out, err);
     json_decref(fields);

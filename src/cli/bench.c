@@ -53,8 +53,8 @@ static int make_csrs(int n, uint8_t ***csrs, size_t **lens)
             key = NULL;
         X509_REQ *req = X509_REQ_new();
         X509_NAME *name = X509_NAME_new();
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"bench", -1,
-                                   -1, 0);
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"bench", -1, -1,
+                                   0);
         int ok = key && req && name && X509_REQ_set_subject_name(req, name) &&
                  X509_REQ_set_pubkey(req, key) && X509_REQ_sign(req, key, EVP_sha256()) > 0;
         unsigned char *der = NULL;
@@ -79,8 +79,8 @@ static void dni_for(int i, char out[16])
     snprintf(out, 16, "%08d", 10000000 + i);
 }
 
-static int issue_all(rb_ctx *ctx, rb_issuer *issuer, uint8_t **csrs, size_t *lens, int from,
-                     int n, int batch, double *seconds)
+static int issue_all(rb_ctx *ctx, rb_issuer *issuer, uint8_t **csrs, size_t *lens, int from, int n,
+                     int batch, double *seconds)
 {
     rb_issue_request *reqs = calloc((size_t)batch, sizeof(*reqs));
     rb_issued *out = calloc((size_t)batch, sizeof(*out));
@@ -233,8 +233,11 @@ static int run_bench(const bench_opts *o, cli_globals *g)
 {
     rb_ctx ctx;
     rb_error err = {0};
-    rb_init_params p = {.jurisdiction = "PE", .key_type = o->key_type, .org = "Bench",
-                        .base_url = "http://127.0.0.1:8080", .root_name = "root",
+    rb_init_params p = {.jurisdiction = "PE",
+                        .key_type = o->key_type,
+                        .org = "Bench",
+                        .base_url = "http://127.0.0.1:8080",
+                        .root_name = "root",
                         .issuing_name = "issuing"};
     int total = o->count * (o->prefill ? 2 : 1);
     uint8_t **csrs = NULL;
@@ -260,7 +263,8 @@ static int run_bench(const bench_opts *o, cli_globals *g)
     if (rc == 0) {
         double ours = o->count / secs, theirs = o->openssl_sample / openssl_secs;
         printf("rubrica: %.0f certificates/s (%d certificates, %s issuing key, SQLite, batches "
-               "of %d)\n", ours, o->count, rb_key_type_name(o->key_type), o->batch);
+               "of %d)\n",
+               ours, o->count, rb_key_type_name(o->key_type), o->batch);
         if (o->openssl_sample > 0)
             printf("openssl ca: %.0f certificates/s (%d certificates)\nratio: %.1fx\n", theirs,
                    o->openssl_sample, ours / theirs);
@@ -301,8 +305,8 @@ static int run_issue(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cli_globals g = {0};
-    bench_opts o = {.count = 10000, .batch = 500, .openssl_sample = 200,
-                    .key_type = RB_KEY_EC_P256};
+    bench_opts o = {
+        .count = 10000, .batch = 500, .openssl_sample = 200, .key_type = RB_KEY_EC_P256};
     rb_error err = {0};
     char work[] = "/tmp/rubrica-bench-XXXXXX";
     int opt;
@@ -311,15 +315,25 @@ static int run_issue(int argc, char **argv)
         if (cli_global_option(opt, &g, &cli_bench_commands[0]))
             continue;
         switch (opt) {
-        case OPT_COUNT: o.count = atoi(optarg); break;
-        case OPT_BATCH: o.batch = atoi(optarg); break;
-        case OPT_SAMPLE: o.openssl_sample = atoi(optarg); break;
-        case OPT_PREFILL: o.prefill = atoi(optarg); break;
+        case OPT_COUNT:
+            o.count = atoi(optarg);
+            break;
+        case OPT_BATCH:
+            o.batch = atoi(optarg);
+            break;
+        case OPT_SAMPLE:
+            o.openssl_sample = atoi(optarg);
+            break;
+        case OPT_PREFILL:
+            o.prefill = atoi(optarg);
+            break;
         case OPT_KEY_TYPE:
             if (rb_key_type_parse(optarg, &o.key_type, &err) != RB_OK)
                 return cli_usage_error(&cli_bench_commands[0], "%s", err.message);
             break;
-        case OPT_WORK: o.work_dir = optarg; break;
+        case OPT_WORK:
+            o.work_dir = optarg;
+            break;
         }
     }
     if (o.count < 1 || o.batch < 1 || o.openssl_sample < 0 || o.prefill < 0 ||

@@ -21,7 +21,7 @@
 typedef struct cli_command {
     const char *name;
     const char *summary;
-    const char *usage;      /* full help text for `--help` (leaf commands) */
+    const char *usage;                  /* full help text for `--help` (leaf commands) */
     int (*run)(int argc, char **argv);  /* leaf: argv[0] is the command name */
     const struct cli_command *children; /* group: NULL-name-terminated table */
 } cli_command;
@@ -31,9 +31,9 @@ int cli_dispatch(const cli_command *table, const char *prefix, int argc, char **
 
 /* Options every command that touches the store accepts. */
 typedef struct cli_globals {
-    const char *data_dir; /* --data, RUBRICA_DATA, default "data" */
-    const char *db;       /* --db, RUBRICA_DB, default DATA/rubrica.db */
-    int json;             /* --json */
+    const char *data_dir;  /* --data, RUBRICA_DATA, default "data" */
+    const char *db;        /* --db, RUBRICA_DB, default DATA/rubrica.db */
+    int json;              /* --json */
     const char *pass_file; /* --pass-file: key passphrase or PIN (else RUBRICA_KEY_PASS) */
 } cli_globals;
 
@@ -41,8 +41,10 @@ typedef struct cli_globals {
 enum { CLI_OPT_DATA = 1000, CLI_OPT_DB, CLI_OPT_JSON, CLI_OPT_HELP, CLI_OPT_PASS_FILE };
 #define CLI_GLOBAL_OPTIONS                                                                         \
     {"data", required_argument, NULL, CLI_OPT_DATA}, {"db", required_argument, NULL, CLI_OPT_DB},  \
-        {"json", no_argument, NULL, CLI_OPT_JSON}, {"help", no_argument, NULL, CLI_OPT_HELP},     \
-        {"pass-file", required_argument, NULL, CLI_OPT_PASS_FILE}
+        {"json", no_argument, NULL, CLI_OPT_JSON}, {"help", no_argument, NULL, CLI_OPT_HELP},      \
+    {                                                                                              \
+        "pass-file", required_argument, NULL, CLI_OPT_PASS_FILE                                    \
+    }
 
 /*
  * Handles a global option or --help inside a getopt loop. Returns 1 if opt

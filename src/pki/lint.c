@@ -33,7 +33,8 @@ static rb_status lint_validity(X509 *cert, const rb_profile *p, X509 *issuer, rb
     if (nb == 0 || na == 0 || na <= nb)
         return fail(err, "RFC 5280 4.1.2.5", "notAfter is not later than notBefore");
     if (na - nb > (int64_t)p->max_validity_days * 86400000)
-        return fail(err, "profile: max_validity_days", "the validity is longer than the profile allows");
+        return fail(err, "profile: max_validity_days",
+                    "the validity is longer than the profile allows");
     if (na > rb_asn1_time_ms(X509_get0_notAfter(issuer)))
         return fail(err, "RFC 5280 6.1.3 (validity nesting)",
                     "the certificate would outlive the issuing CA's certificate");
@@ -54,8 +55,7 @@ static rb_status lint_names(X509 *cert, X509 *issuer, rb_error *err)
         return fail(err, "profile: subject", "the subject has no common name");
     int c = X509_NAME_get_index_by_NID(subject, NID_countryName, -1);
     if (c >= 0) {
-        const ASN1_STRING *country =
-            X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, c));
+        const ASN1_STRING *country = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, c));
         if (ASN1_STRING_length(country) != 2 || ASN1_STRING_type(country) != V_ASN1_PRINTABLESTRING)
             return fail(err, "RFC 5280 appendix A (X520countryName)",
                         "the country is not a two-letter PrintableString");
@@ -100,10 +100,12 @@ static rb_status lint_usage(X509 *cert, const rb_profile *p, rb_error *err)
         matches = OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == p->eku_nids[i];
     EXTENDED_KEY_USAGE_free(eku);
     if (!matches)
-        return fail(err, "profile: extended_key_usage", "extendedKeyUsage differs from the profile");
+        return fail(err, "profile: extended_key_usage",
+                    "extendedKeyUsage differs from the profile");
     if (n > 0 && p->eku_nids[0] == NID_time_stamp && (n != 1 || !critical))
-        return fail(err, "RFC 3161 2.3", "a TSA certificate needs timeStamping as its only, "
-                                         "critical, extended key usage");
+        return fail(err, "RFC 3161 2.3",
+                    "a TSA certificate needs timeStamping as its only, "
+                    "critical, extended key usage");
     if (p->ocsp_nocheck && X509_get_ext_by_NID(cert, NID_id_pkix_OCSP_noCheck, -1) < 0)
         return fail(err, "RFC 6960 4.2.2.2.1", "an OCSP responder certificate needs ocsp-nocheck");
     return RB_OK;
@@ -166,7 +168,8 @@ static rb_status lint_pointers(X509 *cert, const rb_profile *p, rb_error *err)
          uri_is_http(sk_GENERAL_NAME_value(dp->distpoint->name.fullname, 0));
     sk_DIST_POINT_pop_free(crldp, DIST_POINT_free);
     if (!ok)
-        return fail(err, "RFC 5280 4.2.1.13", "cRLDistributionPoints is missing or not an http URI");
+        return fail(err, "RFC 5280 4.2.1.13",
+                    "cRLDistributionPoints is missing or not an http URI");
     CERTIFICATEPOLICIES *policies = X509_get_ext_d2i(cert, NID_certificate_policies, NULL, NULL);
     ASN1_OBJECT *wanted = OBJ_txt2obj(p->policy_oid, 1);
     int found = 0, notice_ok = 1;

@@ -17,12 +17,14 @@ static const struct {
     rb_field field;
     size_t max_chars;
 } bounds[] = {
-    {RB_FIELD_GIVEN_NAME, 64},    {RB_FIELD_SURNAME, 64},   {RB_FIELD_ID_NUMBER, 32},
-    {RB_FIELD_EMAIL, 128},        {RB_FIELD_ORGANIZATION, 64}, {RB_FIELD_ORG_ID, 32},
-    {RB_FIELD_ORG_UNIT, 64},      {RB_FIELD_TITLE, 64},     {RB_FIELD_PROFESSION, 64},
-    {RB_FIELD_LICENSE, 32},       {RB_FIELD_LOCALITY, 128}, {RB_FIELD_REGION, 128},
-    {RB_FIELD_COUNTRY, 2},        {RB_FIELD_LIMITS, RB_LIMITS_MAX_CHARS},
-    {RB_FIELD_COMMON_NAME, 64},   {RB_FIELD_ID_TYPE, 16},
+    {RB_FIELD_GIVEN_NAME, 64},   {RB_FIELD_SURNAME, 64},
+    {RB_FIELD_ID_NUMBER, 32},    {RB_FIELD_EMAIL, 128},
+    {RB_FIELD_ORGANIZATION, 64}, {RB_FIELD_ORG_ID, 32},
+    {RB_FIELD_ORG_UNIT, 64},     {RB_FIELD_TITLE, 64},
+    {RB_FIELD_PROFESSION, 64},   {RB_FIELD_LICENSE, 32},
+    {RB_FIELD_LOCALITY, 128},    {RB_FIELD_REGION, 128},
+    {RB_FIELD_COUNTRY, 2},       {RB_FIELD_LIMITS, RB_LIMITS_MAX_CHARS},
+    {RB_FIELD_COMMON_NAME, 64},  {RB_FIELD_ID_TYPE, 16},
 };
 
 static size_t utf8_chars(const char *s)
@@ -63,7 +65,8 @@ static rb_status check_fields(const rb_profile *p, json_t *fields, rb_error *err
             if (bounds[i].field == (rb_field)field &&
                 utf8_chars(json_string_value(value)) > bounds[i].max_chars)
                 return rb_fail(err, RB_EINVAL, "RFC 5280 appendix A (X.520 upper bounds)",
-                               "field '%s' is longer than %zu characters", key, bounds[i].max_chars);
+                               "field '%s' is longer than %zu characters", key,
+                               bounds[i].max_chars);
     }
     for (int f = 0; f < RB_FIELD_COUNT; f++) {
         const char *v = field_value(fields, (rb_field)f);
@@ -78,7 +81,8 @@ static rb_status check_passport(const char *value, char *out, size_t len, rb_err
 {
     size_t n = strlen(value);
     if (n == 0 || n > 27)
-        return rb_fail(err, RB_EINVAL, "seed 002: passport", "a passport number has 1 to 27 characters");
+        return rb_fail(err, RB_EINVAL, "seed 002: passport",
+                       "a passport number has 1 to 27 characters");
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)value[i]))
             return rb_fail(err, RB_EINVAL, "seed 002: passport",
@@ -174,9 +178,11 @@ static rb_status build_name(const rb_profile *p, json_t *f, const char *country,
     X509_NAME *name = out->name;
     rb_status s = add_entry(name, NID_countryName, V_ASN1_PRINTABLESTRING, country, err);
     if (s == RB_OK)
-        s = add_entry(name, NID_stateOrProvinceName, MBSTRING_UTF8, field_value(f, RB_FIELD_REGION), err);
+        s = add_entry(name, NID_stateOrProvinceName, MBSTRING_UTF8, field_value(f, RB_FIELD_REGION),
+                      err);
     if (s == RB_OK)
-        s = add_entry(name, NID_localityName, MBSTRING_UTF8, field_value(f, RB_FIELD_LOCALITY), err);
+        s = add_entry(name, NID_localityName, MBSTRING_UTF8, field_value(f, RB_FIELD_LOCALITY),
+                      err);
     if (s == RB_OK)
         s = add_entry(name, NID_organizationName, MBSTRING_UTF8,
                       field_value(f, RB_FIELD_ORGANIZATION), err);

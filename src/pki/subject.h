@@ -24,10 +24,10 @@
 typedef struct rb_subject {
     X509_NAME *name;
     GENERAL_NAMES *san;   /* NULL when there is no e-mail address */
-    char subject_id[128];  /* serialNumber or organizationIdentifier, for search */
+    char subject_id[128]; /* serialNumber or organizationIdentifier, for search */
     /* limits of representation or competence, may be empty */
     char limits[4 * RB_LIMITS_MAX_CHARS + 1];
-    json_t *fields;       /* the normalised fields (owned) */
+    json_t *fields; /* the normalised fields (owned) */
 } rb_subject;
 
 /*

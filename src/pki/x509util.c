@@ -42,9 +42,9 @@ rb_status rb_serial_normalise(const char *text, char hex[RB_SERIAL_HEX_LEN], rb_
         if (*p == ':')
             continue;
         if (!isxdigit((unsigned char)*p))
-            return rb_fail(err, RB_EINVAL, NULL,
-                           "'%s' is not a serial number: use hex as 'openssl x509 -serial' prints it",
-                           text);
+            return rb_fail(
+                err, RB_EINVAL, NULL,
+                "'%s' is not a serial number: use hex as 'openssl x509 -serial' prints it", text);
         if (n == 0 && *p == '0' && p[1] != '\0')
             continue; /* leading zeros carry no value */
         if (n >= 2 * RB_SERIAL_BYTES + 1)
@@ -59,7 +59,8 @@ rb_status rb_serial_normalise(const char *text, char hex[RB_SERIAL_HEX_LEN], rb_
     char padded[sizeof(digits) + 1];
     snprintf(padded, sizeof(padded), "%s%s", n % 2 ? "0" : "", digits);
     if (strlen(padded) > 2 * RB_SERIAL_BYTES)
-        return rb_fail(err, RB_EINVAL, "RFC 5280 4.1.2.2", "serial number is longer than 20 octets");
+        return rb_fail(err, RB_EINVAL, "RFC 5280 4.1.2.2",
+                       "serial number is longer than 20 octets");
     memcpy(hex, padded, strlen(padded) + 1);
     return RB_OK;
 }
@@ -159,8 +160,7 @@ rb_status rb_check_public_key(EVP_PKEY *key, rb_error *err)
             return rb_fail(err, RB_EINVAL, "RFC 5480 2.1.1: EC keys name their curve",
                            "the EC key spells out its curve parameters; only named curves "
                            "(P-256, P-384, P-521) are accepted");
-        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve),
-                                       &len);
+        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve), &len);
         if (strcmp(curve, "prime256v1") == 0 || strcmp(curve, "secp384r1") == 0 ||
             strcmp(curve, "secp521r1") == 0)
             return RB_OK;

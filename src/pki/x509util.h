@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 
-#define RB_SERIAL_BYTES 20
+#define RB_SERIAL_BYTES   20
 #define RB_SERIAL_HEX_LEN (2 * RB_SERIAL_BYTES + 1)
 
 /*

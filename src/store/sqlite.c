@@ -23,11 +23,13 @@ static rb_status fail_sqlite(sqlite3 *db, int rc, rb_error *err, const char *wha
         status = RB_ENOMEM;
     const char *detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT)
-        return rb_fail(err, RB_ESTORE, NULL, "%s: the database file is damaged or is not a "
-                       "Rúbrica database (%s)", what, detail);
-    if (primary == SQLITE_READONLY || primary == SQLITE_CANTOPEN || primary == SQLITE_PERM)
-        return rb_fail(err, RB_ESTORE, NULL, "%s: the database file cannot be written (%s)",
+        return rb_fail(err, RB_ESTORE, NULL,
+                       "%s: the database file is damaged or is not a "
+                       "Rúbrica database (%s)",
                        what, detail);
+    if (primary == SQLITE_READONLY || primary == SQLITE_CANTOPEN || primary == SQLITE_PERM)
+        return rb_fail(err, RB_ESTORE, NULL, "%s: the database file cannot be written (%s)", what,
+                       detail);
     return rb_fail(err, status, NULL, "%s: %s", what, detail);
 }
 
@@ -85,8 +87,8 @@ static rb_status sqlite_bind_int64(void *stmt_impl, int index, int64_t value)
 
 static rb_status sqlite_bind_blob(void *stmt_impl, int index, const void *data, size_t len)
 {
-    return bind_result(sqlite3_bind_blob64(stmt_impl, parameter_index(stmt_impl, index), data,
-                                           len, SQLITE_TRANSIENT));
+    return bind_result(sqlite3_bind_blob64(stmt_impl, parameter_index(stmt_impl, index), data, len,
+                                           SQLITE_TRANSIENT));
 }
 
 static rb_status sqlite_bind_null(void *stmt_impl, int index)
@@ -182,8 +184,8 @@ rb_status rb_sqlite_open(const char *path, void **impl, const rb_store_ops **ops
     if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
         return rb_fail(err, RB_ESTORE, NULL, "the database file %s is read-only", path);
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                             SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         status = fail_sqlite(db, rc, err, path);
         sqlite3_close_v2(db);
@@ -192,8 +194,10 @@ rb_status rb_sqlite_open(const char *path, void **impl, const rb_store_ops **ops
     sqlite3_busy_timeout(db, 10000);
     sqlite3_extended_result_codes(db, 1);
     /* Reading the schema version forces SQLite to check the file header. */
-    rc = sqlite3_exec(db, "PRAGMA schema_version; PRAGMA journal_mode=WAL; "
-                      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
+    rc = sqlite3_exec(db,
+                      "PRAGMA schema_version; PRAGMA journal_mode=WAL; "
+                      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                      NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         status = fail_sqlite(db, rc, err, path);
         sqlite3_close_v2(db);

@@ -25,10 +25,10 @@
 struct rb_tsa {
     EVP_PKEY *key;
     X509 *cert;
-    STACK_OF(X509) * chain;
+    STACK_OF(X509) *chain;
     const EVP_MD *signer_md;
     ASN1_OBJECT *policy;
-    STACK_OF(ASN1_OBJECT) * others;
+    STACK_OF(ASN1_OBJECT) *others;
     int accuracy_ms;
     int hardware; /* serialise signing (token keys) */
     pthread_mutex_t sign_lock;
@@ -156,7 +156,7 @@ static void thread_free(void *value)
 }
 
 /* Parses "1.2.3, 1.2.4" into objects; numeric OIDs only, so a typo is not taken as a name. */
-static rb_status parse_policies(const char *list, STACK_OF(ASN1_OBJECT) * *out, rb_error *err)
+static rb_status parse_policies(const char *list, STACK_OF(ASN1_OBJECT) **out, rb_error *err)
 {
     STACK_OF(ASN1_OBJECT) *objs = sk_ASN1_OBJECT_new_null();
     if (objs == NULL)
@@ -193,7 +193,7 @@ static const EVP_MD *signer_digest(EVP_PKEY *key)
     return EVP_sha256();
 }
 
-rb_status rb_tsa_new(const rb_tsa_config *cfg, EVP_PKEY *key, X509 *cert, STACK_OF(X509) * chain,
+rb_status rb_tsa_new(const rb_tsa_config *cfg, EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
                      int hardware, rb_tsa **out, rb_error *err)
 {
     if (cfg == NULL || cfg->db == NULL || cfg->policy == NULL || key == NULL || cert == NULL)

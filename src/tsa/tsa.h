@@ -53,7 +53,7 @@ void rb_tsa_config_clear(rb_tsa_config *cfg);
  * are); when hardware is non-zero, signing is serialised instead. Starts the
  * record writer thread. Owned; free with rb_tsa_free.
  */
-rb_status rb_tsa_new(const rb_tsa_config *cfg, EVP_PKEY *key, X509 *cert, STACK_OF(X509) * chain,
+rb_status rb_tsa_new(const rb_tsa_config *cfg, EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
                      int hardware, rb_tsa **out, rb_error *err) RB_MUST_CHECK;
 
 /*
