@@ -6,11 +6,8 @@
  * as an issuer keeps it. Whatever our reader accepts, OpenSSL's own decoder
  * must accept too, with the same public key and a verifying signature.
  *
- * Build and run (from the repository root):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Isrc \
- *     $(pkg-config --cflags jansson) fuzz/fuzz_csr.c src/ca/csr.c src/pki/x509util.c \
- *     src/core/error.c -lcrypto -o build/fuzz_csr
- *   build/fuzz_csr -max_len=70000 -max_total_time=20 fuzz/corpus/csr
+ * Build and run all targets: fuzz/run (FUZZ_SECONDS per target); build only:
+ *   make FUZZ=1 BUILD=build-fuzz fuzz
  * The seed corpus holds DER requests made with `openssl req -outform DER`:
  * P-256, P-384, P-521, RSA-2048, one with extensions requested, one on
  * secp256k1 and one Ed25519 (parsed, then refused by the key policy).

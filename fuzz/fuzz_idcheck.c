@@ -4,13 +4,8 @@
  * checks the invariants: no crash or overread, a failure leaves the output
  * alone, and a normalised value validates again to itself.
  *
- * Build (from the repository root, after `make`):
- *   clang -g -O1 -fsanitize=fuzzer,address -Isrc fuzz/fuzz_idcheck.c build/librubrica.a \
- *       -lcrypto -o build/fuzz_idcheck
- * For coverage inside the library too, build it with the fuzzer's instrumentation first:
- *   make CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address" BUILD=build-fuzz \
- *       build-fuzz/librubrica.a
- * and link build-fuzz/librubrica.a instead. Run: build/fuzz_idcheck -max_len=256 CORPUS_DIR
+ * Build and run all targets: fuzz/run (FUZZ_SECONDS per target); build only:
+ *   make FUZZ=1 BUILD=build-fuzz fuzz
  *
  * Input layout: byte 0 picks the type (one of the nine, or "raw": the type is
  * read from the input too); the rest is split at '\n' into value, then DV.

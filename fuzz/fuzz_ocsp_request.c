@@ -3,11 +3,8 @@
  * bytes must give either a parsed request whose CertIDs are all readable or
  * a refusal, never a crash, a leak or a read out of bounds.
  *
- * Build and run (from the repository root):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Isrc \
- *     fuzz/fuzz_ocsp_request.c src/ocsp/request.c src/core/error.c -lcrypto \
- *     -o build/fuzz_ocsp_request
- *   build/fuzz_ocsp_request -max_len=70000 fuzz/corpus/ocsp
+ * Build and run all targets: fuzz/run (FUZZ_SECONDS per target); build only:
+ *   make FUZZ=1 BUILD=build-fuzz fuzz
  * The seed corpus holds requests made with `openssl ocsp -reqout` (one
  * CertID with and without a nonce, SHA-256 CertIDs, two CertIDs).
  */

@@ -3,14 +3,8 @@
  * POST /tsa go through rb_tsa_respond, which must answer (usually with a
  * rejection) without crashing, leaking or reading out of bounds.
  *
- * Build and run (after
- *   CFLAGS='-g -O1 -fsanitize=fuzzer-no-link,address' make BUILD=build-fuzz CC=clang
- * build-fuzz/librubrica.a):
- *   clang -g -fsanitize=fuzzer,address -Isrc $(pkg-config --cflags openssl sqlite3 libpq jansson) \
- *     fuzz/fuzz_tsa_query.c build-fuzz/librubrica.a \
- *     $(pkg-config --libs openssl sqlite3 libpq jansson libmicrohttpd libp11 libargon2) -lpthread \
- *     -o build-fuzz/fuzz_tsa_query
- *   build-fuzz/fuzz_tsa_query fuzz/corpus/tsa
+ * Build and run all targets: fuzz/run (FUZZ_SECONDS per target); build only:
+ *   make FUZZ=1 BUILD=build-fuzz fuzz
  * The seeds in fuzz/corpus/tsa were made with `openssl ts -query`.
  */
 #include "store/migrate.h"
