@@ -193,11 +193,19 @@ rb_status rb_sqlite_open(const char *path, void **impl, const rb_store_ops **ops
     }
     sqlite3_busy_timeout(db, 10000);
     sqlite3_extended_result_codes(db, 1);
-    /* Reading the schema version forces SQLite to check the file header. */
-    rc = sqlite3_exec(db,
-                      "PRAGMA schema_version; PRAGMA journal_mode=WAL; "
-                      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-                      NULL, NULL, NULL);
+    /* Reading the schema version forces SQLite to check the file header.
+     * Switching a new file to WAL takes an exclusive lock without calling the
+     * busy handler, so two processes opening a fresh store at once can see
+     * SQLITE_BUSY here: wait and try again, for as long as the busy timeout. */
+    for (int attempt = 0;; attempt++) {
+        rc = sqlite3_exec(db,
+                          "PRAGMA schema_version; PRAGMA journal_mode=WAL; "
+                          "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                          NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY || attempt >= 500)
+            break;
+        sqlite3_sleep(20);
+    }
     if (rc != SQLITE_OK) {
         status = fail_sqlite(db, rc, err, path);
         sqlite3_close_v2(db);
