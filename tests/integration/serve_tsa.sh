@@ -64,11 +64,45 @@ contains "metrics count TSA requests" 'rubrica_http_requests_total{route="/tsa",
 contains "metrics count tokens" 'rubrica_tsa_tokens_total 2' cat "$WORK/metrics"
 contains "metrics have a latency histogram" 'rubrica_http_request_duration_seconds_bucket' \
   cat "$WORK/metrics"
-same "tokens are recorded" "$(sqlite3 "$DATA/rubrica.db" 'SELECT COUNT(*) FROM tsa_tokens' 2>/dev/null || echo 2)" 2
+same "tokens are recorded" "$(sqlite3 "$DATA/rubrica.db" 'SELECT COUNT(*) FROM tsa_tokens')" 2
 contains "the access log has one line per request" '"POST /tsa HTTP/1.1" 200' cat "$WORK/serve.err"
 
+# A request in flight when SIGTERM arrives: its client has sent the headers
+# and half the query; the rest comes after the signal. The server stops
+# accepting, but finishes this request before it exits.
+python3 - "${URL#http://}" "$WORK/q.tsq" >"$WORK/inflight.tsr" 2>"$WORK/inflight.err" <<'PY' &
+import socket, sys, time
+host, port = sys.argv[1].split(":")
+query = open(sys.argv[2], "rb").read()
+s = socket.create_connection((host, int(port)))
+s.sendall(b"POST /tsa HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+          b"Content-Type: application/timestamp-query\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(query) + query[:len(query) // 2])
+time.sleep(1.0)
+s.sendall(query[len(query) // 2:])
+reply = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    reply += chunk
+head, _, body = reply.partition(b"\r\n\r\n")
+sys.stderr.write(head.split(b"\r\n")[0].decode() + "\n")
+sys.stdout.buffer.write(body)
+PY
+CLIENT=$!
+sleep 0.4
 kill -TERM "$SERVER_PID"
+sleep 0.2
+same "after SIGTERM, new connections are refused" \
+  "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" 000
+wait "$CLIENT"
+contains "the request in flight at SIGTERM still gets 200" "HTTP/1.1 200" cat "$WORK/inflight.err"
+ok "... and its token verifies" openssl ts -verify -queryfile "$WORK/q.tsq" \
+  -in "$WORK/inflight.tsr" -CAfile "$WORK/root.pem" -untrusted "$WORK/tsa.pem"
 wait "$SERVER_PID"
 same "SIGTERM stops the server with exit 0" "$?" 0
 SERVER_PID=
+same "... and the in-flight token was recorded before the exit" \
+  "$(sqlite3 "$DATA/rubrica.db" 'SELECT COUNT(*) FROM tsa_tokens')" 3
 finish
