@@ -11,15 +11,9 @@
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 
-for cmd in init cert crl ca; do
-  if ! "$RUBRICA" --help 2>/dev/null | grep -q "^  $cmd "; then
-    echo "  note: 'rubrica $cmd' is not available; skipping the CA checks"
-    finish; exit $?
-  fi
-done
 HAVE_NSS=0
 command -v vfychain >/dev/null && command -v certutil >/dev/null && HAVE_NSS=1
-[ "$HAVE_NSS" = 1 ] || echo "  note: NSS tools (certutil, vfychain) not found; NSS checks skipped"
+[ "$HAVE_NSS" = 1 ] || skip "NSS tools (certutil, vfychain) for the NSS checks"
 
 # newcsr NAME KEY: a request for a new key (p256, p384 or rsa) in $WORK/NAME.csr.
 # Its subject is deliberately wrong: the CA must not copy it.

@@ -8,14 +8,8 @@
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 
-for cmd in init cert; do
-  if ! "$RUBRICA" --help 2>/dev/null | grep -q "^  $cmd "; then
-    echo "  note: 'rubrica $cmd' is not available; skipping the bad-input checks"
-    finish; exit $?
-  fi
-done
 if ! command -v sqlite3 >/dev/null; then
-  echo "  note: sqlite3 not found; skipping the bad-input checks"
+  skip "sqlite3 for the bad-input checks"
   finish; exit $?
 fi
 

@@ -11,7 +11,7 @@ set -u
 trap softhsm_cleanup EXIT
 
 if [ "$HAVE_SOFTHSM" != 1 ] || ! command -v pkcs11-tool >/dev/null; then
-  echo "  note: SoftHSM2 or pkcs11-tool not available; skipping the PKCS#11 CA checks"
+  skip "SoftHSM2 and pkcs11-tool for the PKCS#11 CA checks"
   finish; exit $?
 fi
 

@@ -12,12 +12,6 @@ SERVER_PID=
 stop_server() { [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null; SERVER_PID=; }
 trap stop_server EXIT
 
-for cmd in init cert serve; do
-  if ! "$RUBRICA" --help 2>/dev/null | grep -q "^  $cmd "; then
-    echo "  note: 'rubrica $cmd' is not available; skipping the OCSP checks"
-    finish; exit $?
-  fi
-done
 
 # Panamá allows suspension, so certificateHold can be checked too.
 ok "init a PA provider" "$RUBRICA" init --data "$DATA" --jurisdiction PA

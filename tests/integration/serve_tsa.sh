@@ -11,10 +11,6 @@ SERVER_PID=
 stop_server() { [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null; SERVER_PID=; }
 trap stop_server EXIT
 
-if ! "$RUBRICA" --help 2>/dev/null | grep -q '^  init '; then
-  echo "  note: 'rubrica init' is not available; skipping the serve checks"
-  finish; exit $?
-fi
 ok "init a PE provider" "$RUBRICA" init --data "$DATA" --jurisdiction PE
 "$RUBRICA" ca cert root --data "$DATA" >"$WORK/root.pem" 2>/dev/null
 "$RUBRICA" ca cert tsa --data "$DATA" >"$WORK/tsa.pem" 2>/dev/null

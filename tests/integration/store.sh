@@ -142,7 +142,7 @@ chmod 755 "$readonly_dir"
 
 echo "-- PostgreSQL"
 if [ -z "${RUBRICA_TEST_PG:-}" ]; then
-  echo "  note: RUBRICA_TEST_PG is not set; PostgreSQL checks skipped"
+  skip "a PostgreSQL server (RUBRICA_TEST_PG) for the PostgreSQL checks"
 else
   schema="it_$$_$RANDOM"
   case "$RUBRICA_TEST_PG" in *\?*) sep='&' ;; *) sep='?' ;; esac

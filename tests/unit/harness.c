@@ -40,7 +40,13 @@ const char *test_tmpdir(void)
 const char *test_postgres_url(void)
 {
     const char *url = getenv("RUBRICA_TEST_PG");
-    return url && url[0] ? url : NULL;
+    if (url != NULL && url[0] != '\0')
+        return url;
+    /* Under tests/run a PostgreSQL server is always started: its absence is a failure. */
+    const char *strict = getenv("RUBRICA_TEST_STRICT");
+    if (strict != NULL && strcmp(strict, "1") == 0)
+        test_fail(__FILE__, __LINE__, "RUBRICA_TEST_PG is required under RUBRICA_TEST_STRICT=1");
+    return NULL;
 }
 
 static int selected(const char *name, int argc, char **argv)
