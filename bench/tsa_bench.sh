@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 RUBRICA=${RUBRICA:-$(pwd)/build/rubrica}
 SECONDS_PER_RUN=${1:-10}
 export RUBRICA_KEY_PASS=${RUBRICA_KEY_PASS:-tsa-bench-passphrase}
-command -v wrk >/dev/null || apt-get install -y wrk >/dev/null 2>&1 ||
+# wrk is a Debian package; a machine whose package lists are stale needs an update first.
+command -v wrk >/dev/null ||
+  { apt-get install -y wrk || { apt-get update -qq && apt-get install -y wrk; }; } >/dev/null 2>&1 ||
   { echo "tsa_bench: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/rubrica-tsa-bench.XXXXXX")

@@ -50,6 +50,19 @@ void rb_audit_record_clear(rb_audit_record *rec)
     rec->actor = rec->action = rec->object = rec->detail = NULL;
 }
 
+/*
+ * The head this thread appended last, and the transaction it belongs to:
+ * within one transaction (a batch of certificates) the head need not be read
+ * back for every record. Only this file writes the log, and only inside a
+ * transaction, which holds the write lock (SQLite) or the advisory lock taken
+ * below (PostgreSQL) until it ends.
+ */
+static _Thread_local struct {
+    uint64_t transaction;
+    int64_t seq;
+    uint8_t hash[RB_AUDIT_HASH_LEN];
+} last_head;
+
 /* Reads the chain head; an empty log has seq 0 and an all-zero hash. */
 static rb_status read_head(rb_store *store, int64_t *seq, uint8_t hash[RB_AUDIT_HASH_LEN],
                            rb_error *err)
@@ -57,6 +70,11 @@ static rb_status read_head(rb_store *store, int64_t *seq, uint8_t hash[RB_AUDIT_
     rb_stmt *stmt;
     int has_row;
     rb_status status = RB_OK;
+    if (last_head.transaction != 0 && last_head.transaction == rb_store_transaction_id(store)) {
+        *seq = last_head.seq;
+        memcpy(hash, last_head.hash, RB_AUDIT_HASH_LEN);
+        return RB_OK;
+    }
     if (rb_store_get_kind(store) == RB_STORE_POSTGRES)
         status = rb_store_exec(store, "SELECT pg_advisory_xact_lock(72617563)", err);
     if (status == RB_OK)
@@ -126,6 +144,11 @@ rb_status rb_audit_append(rb_ctx *ctx, const char *action, const char *object, j
     if (status == RB_OK)
         status = rb_stmt_run(stmt, err);
     free(detail_text);
+    if (status == RB_OK) {
+        last_head.transaction = rb_store_transaction_id(ctx->store);
+        last_head.seq = rec.seq;
+        memcpy(last_head.hash, rec.hash, RB_AUDIT_HASH_LEN);
+    }
     if (status == RB_OK && out_seq != NULL)
         *out_seq = rec.seq;
     return status;

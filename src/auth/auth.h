@@ -68,9 +68,11 @@ rb_status rb_user_list(rb_ctx *ctx, int (*fn)(const rb_user *user, void *arg), v
 rb_status rb_user_disable(rb_ctx *ctx, const char *name, rb_error *err) RB_MUST_CHECK;
 
 /*
- * Registers a TLS client certificate for user (by the SHA-256 of its DER).
- * The TLS handshake proves the client holds the certificate's key, so the
- * pinned fingerprint alone identifies the user. Audited ("user.cert_add").
+ * Registers a TLS client certificate for user (by the SHA-256 of its DER):
+ * the pin that maps a verified certificate to its user. Refuses (RB_EINVAL)
+ * a certificate outside its validity now, or whose extensions forbid TLS
+ * client authentication, and (RB_ESTATE) one of ours that is revoked or
+ * suspended. Audited ("user.cert_add").
  */
 rb_status rb_user_add_client_cert(rb_ctx *ctx, const char *user, X509 *cert,
                                   rb_error *err) RB_MUST_CHECK;
@@ -112,11 +114,69 @@ rb_status rb_token_list(rb_ctx *ctx, const char *user,
  */
 rb_status rb_auth_token(rb_ctx *ctx, const char *bearer, rb_user *out, rb_error *err) RB_MUST_CHECK;
 
+/* ---- TLS client certificates (clientcert.c) ---- */
+
 /*
- * Authenticates a TLS client certificate registered with
- * rb_user_add_client_cert, within its validity, for an enabled user.
- * RB_EPERM otherwise. Read-only.
+ * The trust anchors TLS client certificates must chain to (the file given to
+ * `serve --tls-client-ca`). Every certificate in it is an anchor, so a file
+ * holding only an issuing CA is enough. Immutable once made: any number of
+ * threads may verify against one at once.
  */
-rb_status rb_auth_client_cert(rb_ctx *ctx, X509 *cert, rb_user *out, rb_error *err) RB_MUST_CHECK;
+typedef struct rb_client_trust rb_client_trust;
+
+/* Parses pem (one or more certificates, at most len bytes). Owned; RB_EINVAL if none. */
+rb_status rb_client_trust_new(const char *pem, size_t len, rb_client_trust **out,
+                              rb_error *err) RB_MUST_CHECK;
+/* NULL is a no-op. */
+void rb_client_trust_free(rb_client_trust *trust);
+
+/* Why a client certificate was refused; stable, the API's error codes repeat them. */
+typedef enum rb_client_cert_verdict {
+    RB_CLIENT_CERT_OK,
+    RB_CLIENT_CERT_UNTRUSTED,     /* no chain to an anchor (or no anchors configured) */
+    RB_CLIENT_CERT_EXPIRED,       /* it, or a CA above it, is past notAfter */
+    RB_CLIENT_CERT_NOT_YET_VALID, /* it, or a CA above it, is before notBefore */
+    RB_CLIENT_CERT_WRONG_PURPOSE, /* its extensions forbid TLS client authentication */
+    RB_CLIENT_CERT_REVOKED,       /* issued by one of our CAs and revoked */
+    RB_CLIENT_CERT_SUSPENDED,     /* issued by one of our CAs and on hold */
+    RB_CLIENT_CERT_UNREGISTERED,  /* verified, but not registered to an enabled user */
+} rb_client_cert_verdict;
+
+/* "client_certificate_untrusted", "client_certificate_expired", ... ("ok"). Static. */
+const char *rb_client_cert_verdict_code(rb_client_cert_verdict verdict);
+
+/* What rb_auth_client_cert found, for the audit record of a refusal. */
+typedef struct rb_client_cert_check {
+    rb_client_cert_verdict verdict;
+    int verify_error;  /* X509_V_ERR_* from chain verification, 0 if it passed */
+    int verify_depth;  /* the chain position it names (0: the client's own) */
+    char sha256[65];   /* hex SHA-256 of the DER */
+    char serial[48];   /* upper-case hex */
+    char subject[256]; /* RFC 2253, truncated */
+    char issuer[256];  /* RFC 2253, truncated */
+} rb_client_cert_check;
+
+/*
+ * Authenticates a TLS client certificate, in this order: it chains to trust
+ * (X509_verify_cert, purpose sslclient, at ctx's clock; the client sends no
+ * intermediates we use, so trust must hold them), it is within validity,
+ * when one of our CAs issued it (the certificates table holds this very
+ * certificate) it is neither revoked nor suspended, and it is registered with
+ * rb_user_add_client_cert to an enabled user. RB_OK with *out filled; RB_EPERM
+ * with check->verdict naming the first rule broken; another status when the
+ * store failed. check (always filled) may be NULL. trust NULL refuses every
+ * certificate. Read-only.
+ */
+rb_status rb_auth_client_cert(rb_ctx *ctx, const rb_client_trust *trust, X509 *cert, rb_user *out,
+                              rb_client_cert_check *check, rb_error *err) RB_MUST_CHECK;
+
+/*
+ * The part of the checks that needs no anchors: validity at ctx's clock,
+ * purpose, and our own revocation status. Fills check (verdict OK when all
+ * pass); returns an error only when the store failed. Used at registration
+ * and by rb_auth_client_cert.
+ */
+rb_status rb_client_cert_inspect(rb_ctx *ctx, X509 *cert, rb_client_cert_check *check,
+                                 rb_error *err) RB_MUST_CHECK;
 
 #endif

@@ -6,10 +6,8 @@
 #include "auth/auth.h"
 
 #include "audit/audit.h"
-#include "pki/x509util.h"
 #include "store/store.h"
 
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,27 +202,38 @@ rb_status rb_user_disable(rb_ctx *ctx, const char *name, rb_error *err)
     return finish(ctx, s, err);
 }
 
-/* Hex SHA-256 of cert's DER. */
-static rb_status cert_fingerprint(X509 *cert, char out[65], rb_error *err)
+/* Why a certificate cannot be registered, for the person registering it. */
+static rb_status refuse_registration(const rb_client_cert_check *check, rb_error *err)
 {
-    static const char digits[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (cert == NULL || !X509_digest(cert, EVP_sha256(), md, &len) || len != 32)
-        return rb_fail_crypto(err, "cannot compute the certificate's fingerprint");
-    for (unsigned i = 0; i < len; i++) {
-        out[2 * i] = digits[md[i] >> 4];
-        out[2 * i + 1] = digits[md[i] & 0xf];
+    switch (check->verdict) {
+    case RB_CLIENT_CERT_EXPIRED:
+        return rb_fail(err, RB_EINVAL, "RFC 5280 4.1.2.5",
+                       "the certificate has expired; register a current one");
+    case RB_CLIENT_CERT_NOT_YET_VALID:
+        return rb_fail(err, RB_EINVAL, "RFC 5280 4.1.2.5",
+                       "the certificate is not valid yet; register it once it is");
+    case RB_CLIENT_CERT_WRONG_PURPOSE:
+        return rb_fail(err, RB_EINVAL, "RFC 5280 4.2.1.12",
+                       "the certificate's key usage or extended key usage does not allow TLS "
+                       "client authentication (id-kp-clientAuth)");
+    case RB_CLIENT_CERT_REVOKED:
+    case RB_CLIENT_CERT_SUSPENDED:
+        return rb_fail(err, RB_ESTATE, NULL, "the certificate is %s (serial %s)",
+                       check->verdict == RB_CLIENT_CERT_REVOKED ? "revoked" : "suspended",
+                       check->serial);
+    default:
+        return RB_OK;
     }
-    out[64] = '\0';
-    return RB_OK;
 }
 
 rb_status rb_user_add_client_cert(rb_ctx *ctx, const char *user, X509 *cert, rb_error *err)
 {
-    char fingerprint[65], subject[512] = "";
+    rb_client_cert_check check;
+    const char *fingerprint = check.sha256, *subject = check.subject;
     rb_user u;
-    rb_status s = cert_fingerprint(cert, fingerprint, err);
+    rb_status s = rb_client_cert_inspect(ctx, cert, &check, err);
+    if (s == RB_OK)
+        s = refuse_registration(&check, err);
     if (s == RB_OK)
         s = rb_store_begin(ctx->store, err);
     if (s != RB_OK)
@@ -232,8 +241,6 @@ rb_status rb_user_add_client_cert(rb_ctx *ctx, const char *user, X509 *cert, rb_
     s = rb_user_get(ctx, user, &u, err);
     if (s == RB_OK && u.disabled)
         s = rb_fail(err, RB_ESTATE, NULL, "user '%s' is disabled", user);
-    if (s == RB_OK)
-        X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
     rb_stmt *stmt;
     if (s == RB_OK)
         s = rb_store_prepare(
@@ -258,38 +265,10 @@ rb_status rb_user_add_client_cert(rb_ctx *ctx, const char *user, X509 *cert, rb_
     if (s == RB_OK) {
         char object[RB_USER_NAME_MAX + 8];
         snprintf(object, sizeof(object), "user:%s", user);
-        json_t *detail = json_pack("{s:s,s:s}", "cert_sha256", fingerprint, "subject", subject);
+        json_t *detail = json_pack("{s:s,s:s,s:s,s:s}", "cert_sha256", fingerprint, "subject",
+                                   subject, "issuer", check.issuer, "serial", check.serial);
         s = rb_audit_append(ctx, "user.cert_add", object, detail, NULL, err);
         json_decref(detail);
     }
     return finish(ctx, s, err);
-}
-
-rb_status rb_auth_client_cert(rb_ctx *ctx, X509 *cert, rb_user *out, rb_error *err)
-{
-    char fingerprint[65];
-    rb_error ignored = {0};
-    int64_t now = rb_ctx_now_ms(ctx);
-    if (cert_fingerprint(cert, fingerprint, &ignored) != RB_OK ||
-        rb_asn1_time_ms(X509_get0_notBefore(cert)) > now ||
-        rb_asn1_time_ms(X509_get0_notAfter(cert)) < now)
-        return rb_fail(err, RB_EPERM, NULL, "the client certificate is not accepted");
-    rb_stmt *stmt = NULL;
-    int has_row = 0;
-    rb_status s = rb_store_prepare(ctx->store,
-                                   "SELECT u.name, u.role, u.disabled, u.created_ms"
-                                   " FROM client_certs c JOIN users u ON u.name = c.user_name"
-                                   " WHERE c.cert_sha256 = $1 AND u.disabled = 0",
-                                   &stmt, err);
-    if (s == RB_OK)
-        s = rb_stmt_bind_text(stmt, 1, fingerprint);
-    if (s == RB_OK)
-        s = rb_stmt_step(stmt, &has_row, err);
-    if (s == RB_OK && has_row)
-        s = read_user(stmt, out, err);
-    else if (s == RB_OK)
-        s = rb_fail(err, RB_EPERM, NULL, "the client certificate is not accepted");
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
-    return s;
 }

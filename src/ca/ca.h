@@ -138,8 +138,9 @@ typedef struct rb_cert_record {
     int64_t revoked_ms; /* 0 unless revoked or suspended */
     int reason;         /* -1 when none */
     char *legal_cause;
-    int64_t invalidity_ms; /* 0 when not stated */
-    int64_t hold_until_ms; /* 0 unless suspended */
+    int64_t invalidity_ms;  /* 0 when not stated */
+    int64_t hold_until_ms;  /* 0 unless suspended (or revoked because the hold ran out) */
+    int hold_expiry_reason; /* while suspended: the reason it takes at hold_until_ms */
     char *replaces;
     int publish;
     uint8_t *der;
@@ -169,16 +170,46 @@ rb_status rb_ca_list(rb_ctx *ctx, const rb_cert_filter *filter,
                      int (*fn)(const rb_cert_record *rec, void *arg), void *arg,
                      rb_error *err) RB_MUST_CHECK;
 
+/*
+ * What a hold becomes when it reaches its limit without reinstatement: a
+ * revocation dated at hold_until_ms, with the reason chosen when suspending,
+ * this legal cause, and the start of the hold as invalidity date. rb_ca_get
+ * and rb_ca_list report a hold past its limit this way even before the store
+ * has converted it, so every reader agrees with what the conversion writes.
+ */
+#define RB_HOLD_EXPIRED_CAUSE "la suspensión venció sin reactivación"
+
 /* Lifecycle: each change, its event, its audit record and the invalidation of the
  * cached OCSP response and CRL commit together. Times are UTC milliseconds. */
 rb_status rb_ca_revoke(rb_ctx *ctx, const char *serial, rb_revocation_reason reason,
                        const char *legal_cause, int64_t invalidity_ms, rb_error *err) RB_MUST_CHECK;
-/* Suspends (certificateHold) until until_ms (0: the jurisdiction's maximum). */
-rb_status rb_ca_suspend(rb_ctx *ctx, const char *serial, int64_t until_ms, const char *legal_cause,
+/*
+ * Suspends (certificateHold) until until_ms (0: the jurisdiction's maximum).
+ * expiry_reason is the reason of the revocation the hold becomes if it
+ * reaches its limit (RB_REASON_UNSPECIFIED when none was stated).
+ */
+rb_status rb_ca_suspend(rb_ctx *ctx, const char *serial, int64_t until_ms,
+                        rb_revocation_reason expiry_reason, const char *legal_cause,
                         rb_error *err) RB_MUST_CHECK;
+/* Lifts a hold; a hold past its limit is a revocation and cannot be lifted. */
 rb_status rb_ca_reinstate(rb_ctx *ctx, const char *serial, rb_error *err) RB_MUST_CHECK;
-/* Turns holds past their limit into permanent revocations; *count may be NULL. */
+/*
+ * Turns holds past their limit into permanent revocations (see
+ * RB_HOLD_EXPIRED_CAUSE), each with its event and audit record, in one
+ * transaction; *count (may be NULL) receives how many.
+ */
 rb_status rb_ca_expire_holds(rb_ctx *ctx, int *count, rb_error *err) RB_MUST_CHECK;
+/*
+ * The same inside the caller's transaction, for the certificates of the CA
+ * called issuer only (NULL: every CA). *count may be NULL.
+ */
+rb_status rb_ca_expire_holds_in_transaction(rb_ctx *ctx, const char *issuer, int *count,
+                                            rb_error *err) RB_MUST_CHECK;
+/* Whether a hold of the CA called issuer (NULL: any) is past its limit and not yet converted. */
+rb_status rb_ca_expired_hold_pending(rb_ctx *ctx, const char *issuer, int *pending,
+                                     rb_error *err) RB_MUST_CHECK;
+/* The earliest limit of a current hold (*out_ms = 0 when nothing is on hold). */
+rb_status rb_ca_next_hold_limit(rb_ctx *ctx, int64_t *out_ms, rb_error *err) RB_MUST_CHECK;
 
 /*
  * Renewal (same subject and fields, new validity, from a CSR that may reuse

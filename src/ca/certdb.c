@@ -37,7 +37,7 @@ void rb_cert_record_clear(rb_cert_record *rec)
 #define RECORD_COLUMNS                                                                             \
     "serial, issuer, profile, subject, subject_id, fields, not_before_ms, not_after_ms, "          \
     "issued_ms, status, revoked_ms, reason, legal_cause, invalidity_ms, hold_until_ms, "           \
-    "replaces, publish, der"
+    "replaces, publish, der, hold_expiry_reason"
 
 static char *dup_or_null(rb_stmt *stmt, int col)
 {
@@ -81,8 +81,35 @@ static rb_status read_record(rb_stmt *stmt, rb_cert_record *rec, rb_error *err)
     }
     memcpy(rec->der, der, len);
     rec->der_len = len;
+    rec->hold_expiry_reason = (int)int_or_zero(stmt, 18);
     return RB_OK;
 }
+
+/*
+ * A hold past its limit is reported as the revocation it has become, with
+ * exactly what lifecycle.c's conversion writes (see RB_HOLD_EXPIRED_CAUSE),
+ * whether or not the conversion has run yet.
+ */
+static rb_status apply_hold_limit(rb_cert_record *rec, int64_t now, rb_error *err)
+{
+    if (rec->status != RB_CERT_SUSPENDED || rec->hold_until_ms == 0 || rec->hold_until_ms > now)
+        return RB_OK;
+    char *cause = strdup(RB_HOLD_EXPIRED_CAUSE);
+    if (cause == NULL)
+        return rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    free(rec->legal_cause);
+    rec->legal_cause = cause;
+    rec->status = RB_CERT_REVOKED;
+    rec->invalidity_ms = rec->revoked_ms;
+    rec->revoked_ms = rec->hold_until_ms;
+    rec->reason = rec->hold_expiry_reason;
+    rec->hold_expiry_reason = 0;
+    return RB_OK;
+}
+
+/* The status as reported: a hold past its limit ($6 is now) counts as revoked. */
+#define EFFECTIVE_STATUS                                                                           \
+    "(CASE WHEN status = 'suspended' AND hold_until_ms <= $6 THEN 'revoked' ELSE status END)"
 
 rb_status rb_ca_get(rb_ctx *ctx, const char *serial, rb_cert_record *out, rb_error *err)
 {
@@ -105,6 +132,11 @@ rb_status rb_ca_get(rb_ctx *ctx, const char *serial, rb_cert_record *out, rb_err
     else
         s = read_record(stmt, out, err);
     rb_stmt_reset(stmt);
+    if (s == RB_OK && has_row) {
+        s = apply_hold_limit(out, rb_ctx_now_ms(ctx), err);
+        if (s != RB_OK)
+            rb_cert_record_clear(out);
+    }
     return s;
 }
 
@@ -114,10 +146,11 @@ rb_status rb_ca_list(rb_ctx *ctx, const rb_cert_filter *f,
     /* One statement with optional filters: a NULL parameter disables its condition. */
     static const char sql[] =
         "SELECT " RECORD_COLUMNS " FROM certificates WHERE"
-        " ($1 IS NULL OR ($1 = 'expired' AND not_after_ms < $6)"
-        "  OR ($1 <> 'expired' AND status = $1 AND ($1 <> 'valid' OR not_after_ms >= $6)))"
-        " AND ($2 IS NULL OR subject LIKE $2 OR subject_id LIKE $2)"
-        " AND ($3 IS NULL OR profile = $3)"
+        " (CAST($1 AS TEXT) IS NULL OR ($1 = 'expired' AND not_after_ms < $6)"
+        "  OR ($1 <> 'expired' AND " EFFECTIVE_STATUS " = $1"
+        "   AND ($1 <> 'valid' OR not_after_ms >= $6)))"
+        " AND (CAST($2 AS TEXT) IS NULL OR subject LIKE $2 OR subject_id LIKE $2)"
+        " AND (CAST($3 AS TEXT) IS NULL OR profile = $3)"
         " AND ($4 = 0 OR publish = 1)"
         " ORDER BY issued_ms DESC, serial LIMIT $5 OFFSET $7";
     char pattern[300];
@@ -148,6 +181,8 @@ rb_status rb_ca_list(rb_ctx *ctx, const rb_cert_filter *f,
             break;
         rb_cert_record rec;
         s = read_record(stmt, &rec, err);
+        if (s == RB_OK)
+            s = apply_hold_limit(&rec, rb_ctx_now_ms(ctx), err);
         int stop = s == RB_OK && fn(&rec, arg) != 0;
         rb_cert_record_clear(&rec);
         if (stop)
@@ -204,6 +239,11 @@ rb_status rb_ca_record_event(rb_ctx *ctx, const char *serial, const char *event,
                            "UPDATE crls SET next_update_ms = 0 WHERE issuer = "
                            "(SELECT issuer FROM certificates WHERE serial = $1)",
                            serial, err);
+    if (s == RB_OK && strcmp(event, "issue") != 0)
+        s = exec_with_text(ctx,
+                           "UPDATE delta_crls SET next_update_ms = 0 WHERE issuer = "
+                           "(SELECT issuer FROM certificates WHERE serial = $1)",
+                           serial, err);
     return s;
 }
 
@@ -239,6 +279,9 @@ json_t *rb_cert_record_to_json(const rb_cert_record *rec, int with_pem)
             json_object_set_new(out, "invalidity_date", time_or_null(rec->invalidity_ms));
         if (rec->hold_until_ms)
             json_object_set_new(out, "hold_until", time_or_null(rec->hold_until_ms));
+        if (rec->status == RB_CERT_SUSPENDED)
+            json_object_set_new(out, "reason_if_not_reinstated",
+                                json_string(rb_reason_name(rec->hold_expiry_reason)));
     }
     if (rec->replaces)
         json_object_set_new(out, "replaces", json_string(rec->replaces));

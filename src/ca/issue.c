@@ -56,6 +56,8 @@ typedef struct prepared {
     char spki[65];
     char subject_text[1024];
     X509 *cert;
+    unsigned char *der; /* cert's encoding, signed once and stored as is */
+    size_t der_len;
     char serial[RB_SERIAL_HEX_LEN];
     int64_t not_before_ms, not_after_ms;
 } prepared;
@@ -76,8 +78,13 @@ static rb_status prepare_key(rb_ctx *ctx, rb_issuer *issuer, const char *profile
                        "a validity of %d days is outside 1..%d, the maximum of profile '%s' in %s",
                        days, out->profile->max_validity_days, out->profile->name, j->name);
     rb_status s = rb_check_public_key(key, err);
+    out->cert = s == RB_OK ? X509_new() : NULL;
+    if (s == RB_OK && out->cert == NULL)
+        s = rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    /* The subject is built in the certificate's own name, so it is not copied there. */
     if (s == RB_OK)
-        s = rb_subject_build(j, out->profile, fields, &out->subject, err);
+        s = rb_subject_build_in(j, out->profile, fields, X509_get_subject_name(out->cert),
+                                &out->subject, err);
     if (s == RB_OK)
         s = rb_spki_sha256_hex(spki, out->spki, err);
     if (s == RB_OK) {
@@ -88,35 +95,22 @@ static rb_status prepare_key(rb_ctx *ctx, rb_issuer *issuer, const char *profile
     out->not_after_ms = out->not_before_ms + (int64_t)days * 86400000;
     if (s == RB_OK)
         s = rb_issuer_sign(issuer, out->profile, &out->subject, spki, out->not_before_ms,
-                           out->not_after_ms, &out->cert, out->serial, err);
-    return s;
-}
-
-static rb_status prepare_one(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_request *req,
-                             prepared *out, rb_error *err)
-{
-    rb_status s =
-        rb_csr_read(rb_issuer_get0_csr_reader(issuer), req->csr, req->csr_len, &out->csr, err);
-    if (s == RB_OK)
-        s = prepare_key(ctx, issuer, req->profile, req->fields, req->days,
-                        rb_csr_get0_pkey(out->csr), rb_csr_get0_spki(out->csr), out, err);
+                           out->not_after_ms, out->cert, &out->der, &out->der_len, out->serial,
+                           err);
     return s;
 }
 
 static void prepared_clear(prepared *p)
 {
     rb_csr_free(p->csr);
+    rb_subject_clear(&p->subject); /* before the certificate that holds its name */
     X509_free(p->cert);
-    rb_subject_clear(&p->subject);
+    OPENSSL_free(p->der);
 }
 
 static rb_status record_one(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_request *req,
                             prepared *p, rb_error *err)
 {
-    unsigned char *der = NULL;
-    int der_len = i2d_X509(p->cert, &der);
-    if (der_len <= 0)
-        return rb_fail_crypto(err, "cannot encode the certificate");
     char *fields = json_dumps(p->subject.fields, JSON_COMPACT | JSON_SORT_KEYS);
     rb_stmt *stmt;
     rb_status s = rb_store_prepare(
@@ -152,10 +146,9 @@ static rb_status record_one(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_reque
     if (s == RB_OK)
         s = rb_stmt_bind_int64(stmt, 12, req->publish ? 1 : 0);
     if (s == RB_OK)
-        s = rb_stmt_bind_blob(stmt, 13, der, (size_t)der_len);
+        s = rb_stmt_bind_blob(stmt, 13, p->der, p->der_len);
     if (s == RB_OK)
         s = rb_stmt_run(stmt, err);
-    OPENSSL_free(der);
     free(fields);
     if (s != RB_OK)
         return s;
@@ -171,27 +164,45 @@ static rb_status record_one(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_reque
     return s;
 }
 
+/*
+ * Requests are read and their signatures checked first, outside the
+ * transaction (no store access). Then, inside it, each one in turn is checked
+ * against the store, signed and recorded, so that the one-key-one-subject
+ * check also sees the certificates issued earlier in the same batch, and no
+ * certificate is signed before its checks have passed.
+ */
 rb_status rb_ca_issue(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_request *requests, size_t n,
                       rb_issued *out, rb_error *err)
 {
-    prepared *work = calloc(n ? n : 1, sizeof(*work));
+    prepared *work = rb_issuer_scratch(issuer, (n ? n : 1) * sizeof(*work));
     if (work == NULL)
         return rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    rb_csr_reader *reader = rb_issuer_get0_csr_reader(issuer);
     rb_status s = RB_OK;
-    size_t i;
+    size_t i, failed = 0; /* 1 + the index of the request that failed */
     for (i = 0; s == RB_OK && i < n; i++)
-        s = prepare_one(ctx, issuer, &requests[i], &work[i], err);
+        s = rb_csr_read(reader, requests[i].csr, requests[i].csr_len, &work[i].csr, err);
+    if (s != RB_OK)
+        failed = i;
     if (s == RB_OK)
         s = rb_store_begin(ctx->store, err);
-    for (i = 0; s == RB_OK && i < n; i++)
-        s = record_one(ctx, issuer, &requests[i], &work[i], err);
+    for (i = 0; s == RB_OK && i < n; i++) {
+        const rb_issue_request *req = &requests[i];
+        s = prepare_key(ctx, issuer, req->profile, req->fields, req->days,
+                        rb_csr_get0_pkey(work[i].csr), rb_csr_get0_spki(work[i].csr), &work[i],
+                        err);
+        if (s == RB_OK)
+            s = record_one(ctx, issuer, req, &work[i], err);
+        if (s != RB_OK)
+            failed = i + 1;
+    }
     if (s == RB_OK)
         s = rb_store_commit(ctx->store, err);
     else
         rb_store_rollback(ctx->store);
-    if (s != RB_OK && n > 1 && i > 0) {
+    if (s != RB_OK && n > 1 && failed > 0) {
         char again[sizeof(err->message)];
-        snprintf(again, sizeof(again), "request %zu: %.480s", i, err->message);
+        snprintf(again, sizeof(again), "request %zu: %.480s", failed, err->message);
         snprintf(err->message, sizeof(err->message), "%s", again);
     }
     for (i = 0; i < n; i++) {
@@ -202,7 +213,6 @@ rb_status rb_ca_issue(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_request *re
         }
         prepared_clear(&work[i]);
     }
-    free(work);
     return s;
 }
 

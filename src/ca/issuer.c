@@ -2,7 +2,9 @@
  * Building and signing subscriber certificates. Extensions common to all
  * certificates of a profile are encoded once per issuer and copied into each
  * certificate; only the serial, validity, subject, key identifier, SAN and
- * (when limits are stated) the policy notice differ per certificate.
+ * (when limits are stated) the policy notice differ per certificate. The
+ * signing context and the signature algorithm are set up once per issuer, and
+ * the to-be-signed part is encoded once: the bytes signed are the bytes stored.
  */
 #include "ca/issuer.h"
 
@@ -19,6 +21,13 @@ struct rb_issuer {
     char cps_uri[300];
     STACK_OF(X509_EXTENSION) **profile_exts; /* per profile, built on first use */
     rb_csr_reader *csr_reader;
+    EVP_MD_CTX *sign_template; /* initialised with the CA key; copied per certificate */
+    EVP_MD_CTX *sign_ctx;
+    X509_ALGOR *sig_alg; /* the signature AlgorithmIdentifier, and its DER */
+    unsigned char *sig_alg_der;
+    int sig_alg_der_len;
+    void *scratch; /* rb_issuer_scratch */
+    size_t scratch_size;
 };
 
 static GENERAL_NAME *uri_name(const char *uri)
@@ -280,6 +289,35 @@ rb_status rb_issuer_load_jurisdiction(rb_ctx *ctx, rb_jurisdiction **out, rb_err
     return s;
 }
 
+/*
+ * The signature AlgorithmIdentifier of the CA key, written as OpenSSL writes
+ * it (RFC 5758 3.2: no parameters for ECDSA; RFC 4055 5: NULL for RSA
+ * PKCS#1 v1.5), and a signing context that each certificate's signature
+ * starts from as a copy, instead of looking up the algorithm every time.
+ */
+static rb_status prepare_signing(rb_issuer *issuer, rb_error *err)
+{
+    EVP_PKEY *key = rb_key_get0_pkey(issuer->ca->key);
+    const EVP_MD *md = rb_signing_digest(key);
+    int key_type = EVP_PKEY_get_base_id(key), sig_nid = NID_undef;
+    if (!OBJ_find_sigid_by_algs(&sig_nid, EVP_MD_get_type(md), key_type))
+        return rb_fail(err, RB_EINVAL, NULL, "the key of CA '%s' cannot sign certificates",
+                       issuer->ca->name);
+    issuer->sig_alg = X509_ALGOR_new();
+    issuer->sign_template = EVP_MD_CTX_new();
+    issuer->sign_ctx = EVP_MD_CTX_new();
+    if (issuer->sig_alg == NULL || issuer->sign_template == NULL || issuer->sign_ctx == NULL ||
+        !X509_ALGOR_set0(issuer->sig_alg, OBJ_nid2obj(sig_nid),
+                         key_type == EVP_PKEY_RSA ? V_ASN1_NULL : V_ASN1_UNDEF, NULL))
+        return rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    issuer->sig_alg_der_len = i2d_X509_ALGOR(issuer->sig_alg, &issuer->sig_alg_der);
+    if (issuer->sig_alg_der_len <= 0 ||
+        EVP_DigestSignInit(issuer->sign_template, NULL, md, NULL, key) != 1)
+        return rb_fail_crypto(err, "cannot prepare the key of CA '%s' for signing",
+                              issuer->ca->name);
+    return RB_OK;
+}
+
 rb_status rb_issuer_open(rb_ctx *ctx, const char *ca_name, const rb_key_secret *secret,
                          rb_issuer **out, rb_error *err)
 {
@@ -310,6 +348,8 @@ rb_status rb_issuer_open(rb_ctx *ctx, const char *ca_name, const rb_key_secret *
     }
     if (s == RB_OK)
         s = rb_csr_reader_new(&issuer->csr_reader, err);
+    if (s == RB_OK)
+        s = prepare_signing(issuer, err);
     free(base_url);
     if (s != RB_OK) {
         rb_issuer_free(issuer);
@@ -327,6 +367,11 @@ void rb_issuer_free(rb_issuer *issuer)
         sk_X509_EXTENSION_pop_free(issuer->profile_exts[i], X509_EXTENSION_free);
     free(issuer->profile_exts);
     rb_csr_reader_free(issuer->csr_reader);
+    EVP_MD_CTX_free(issuer->sign_template);
+    EVP_MD_CTX_free(issuer->sign_ctx);
+    X509_ALGOR_free(issuer->sig_alg);
+    OPENSSL_free(issuer->sig_alg_der);
+    free(issuer->scratch);
     rb_jurisdiction_free(issuer->jurisdiction);
     rb_authority_free(issuer->ca);
     free(issuer);
@@ -345,6 +390,19 @@ const rb_authority *rb_issuer_get0_authority(const rb_issuer *issuer)
 rb_csr_reader *rb_issuer_get0_csr_reader(rb_issuer *issuer)
 {
     return issuer->csr_reader;
+}
+
+void *rb_issuer_scratch(rb_issuer *issuer, size_t size)
+{
+    if (size > issuer->scratch_size) {
+        void *bigger = realloc(issuer->scratch, size);
+        if (bigger == NULL)
+            return NULL;
+        issuer->scratch = bigger;
+        issuer->scratch_size = size;
+    }
+    memset(issuer->scratch, 0, size);
+    return issuer->scratch;
 }
 
 static rb_status add_profile_exts(rb_issuer *issuer, const rb_profile *p, X509 *cert,
@@ -370,21 +428,109 @@ static rb_status add_profile_exts(rb_issuer *issuer, const rb_profile *p, X509 *
     return RB_OK;
 }
 
+/* Writes a DER length (X.690 8.1.3) into out; returns the octets written (at most 5). */
+static size_t der_length(unsigned char *out, size_t len)
+{
+    if (len < 0x80) {
+        out[0] = (unsigned char)len;
+        return 1;
+    }
+    size_t n = len < 0x100 ? 1 : len < 0x10000 ? 2 : len < 0x1000000 ? 3 : 4;
+    out[0] = (unsigned char)(0x80 | n);
+    for (size_t i = 0; i < n; i++)
+        out[1 + i] = (unsigned char)(len >> (8 * (n - 1 - i)));
+    return 1 + n;
+}
+
+/* The signature over tbs, from a copy of the issuer's prepared signing context. */
+static rb_status sign_tbs(rb_issuer *issuer, const unsigned char *tbs, size_t tbs_len,
+                          unsigned char *sig, size_t *sig_len, rb_error *err)
+{
+    if (EVP_MD_CTX_copy_ex(issuer->sign_ctx, issuer->sign_template) != 1 ||
+        EVP_DigestSign(issuer->sign_ctx, sig, sig_len, tbs, tbs_len) != 1)
+        return rb_fail_crypto(err, "the CA could not sign the certificate");
+    return RB_OK;
+}
+
+/*
+ * Encodes the to-be-signed part once, signs those bytes and writes the
+ * certificate, SEQUENCE { tbsCertificate, signatureAlgorithm, signature }
+ * (RFC 5280 4.1), into *out (OPENSSL_free). The algorithm and signature are
+ * also set in cert, which then encodes to the same bytes. OpenSSL has no
+ * setters for them other than X509_sign, which would encode the
+ * certificate a second time for the store, so they are written in place.
+ */
+static rb_status sign_and_encode(rb_issuer *issuer, X509 *cert, unsigned char **out,
+                                 size_t *out_len, rb_error *err)
+{
+    const ASN1_BIT_STRING *signature;
+    const X509_ALGOR *outer_alg;
+    X509_get0_signature(&signature, &outer_alg, cert);
+    ASN1_BIT_STRING *bits = (ASN1_BIT_STRING *)signature;
+    unsigned char *tbs = NULL, sig[1024];
+    size_t sig_len = sizeof(sig);
+    if ((size_t)EVP_PKEY_get_size(rb_key_get0_pkey(issuer->ca->key)) > sizeof(sig))
+        return rb_fail(err, RB_EINVAL, NULL, "the CA key's signatures are too large");
+    if (X509_ALGOR_copy((X509_ALGOR *)X509_get0_tbs_sigalg(cert), issuer->sig_alg) != 1 ||
+        X509_ALGOR_copy((X509_ALGOR *)outer_alg, issuer->sig_alg) != 1)
+        return rb_fail_crypto(err, "cannot set the signature algorithm");
+    int tbs_len = i2d_re_X509_tbs(cert, &tbs);
+    rb_status s = tbs_len > 0 ? RB_OK : rb_fail_crypto(err, "cannot encode the certificate");
+    if (s == RB_OK)
+        s = sign_tbs(issuer, tbs, (size_t)tbs_len, sig, &sig_len, err);
+    if (s == RB_OK && ASN1_BIT_STRING_set(bits, sig, (int)sig_len) != 1)
+        s = rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    unsigned char *der = NULL, bit_head[8] = {V_ASN1_BIT_STRING};
+    unsigned char seq_head[8] = {V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED};
+    size_t der_len = 0, bit_head_len = 0, seq_head_len = 0;
+    if (s == RB_OK) {
+        bits->flags &= ~0x07; /* no unused bits */
+        bits->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+        bit_head_len = 1 + der_length(bit_head + 1, sig_len + 1);
+        bit_head[bit_head_len++] = 0x00; /* the unused-bits octet */
+        size_t body = (size_t)tbs_len + (size_t)issuer->sig_alg_der_len + bit_head_len + sig_len;
+        seq_head_len = 1 + der_length(seq_head + 1, body);
+        der_len = seq_head_len + body;
+        der = OPENSSL_malloc(der_len);
+        if (der == NULL)
+            s = rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    }
+    if (s == RB_OK) {
+        unsigned char *p = der;
+        memcpy(p, seq_head, seq_head_len);
+        p += seq_head_len;
+        memcpy(p, tbs, (size_t)tbs_len);
+        p += tbs_len;
+        memcpy(p, issuer->sig_alg_der, (size_t)issuer->sig_alg_der_len);
+        p += issuer->sig_alg_der_len;
+        memcpy(p, bit_head, bit_head_len);
+        memcpy(p + bit_head_len, sig, sig_len);
+    }
+    OPENSSL_free(tbs);
+    if (s != RB_OK) {
+        OPENSSL_free(der);
+        return s;
+    }
+    *out = der;
+    *out_len = der_len;
+    return RB_OK;
+}
+
 rb_status rb_issuer_sign(rb_issuer *issuer, const rb_profile *p, const rb_subject *subject,
                          const X509_PUBKEY *spki, int64_t not_before_ms, int64_t not_after_ms,
-                         X509 **out, char serial_hex[RB_SERIAL_HEX_LEN], rb_error *err)
+                         X509 *cert, unsigned char **der, size_t *der_len,
+                         char serial_hex[RB_SERIAL_HEX_LEN], rb_error *err)
 {
-    X509 *cert = X509_new();
     ASN1_INTEGER *serial = NULL;
     ASN1_OCTET_STRING *ski = NULL;
     CERTIFICATEPOLICIES *policies = NULL;
-    rb_status s = cert ? RB_OK : rb_fail(err, RB_ENOMEM, NULL, "out of memory");
-    if (s == RB_OK)
-        s = rb_serial_random(&serial, serial_hex, err);
+    rb_status s = rb_serial_random(&serial, serial_hex, err);
+    /* A subject built in the certificate's own name (rb_subject_build_in) needs no copy. */
     if (s == RB_OK &&
         (!X509_set_version(cert, X509_VERSION_3) || !X509_set_serialNumber(cert, serial) ||
          !X509_set_issuer_name(cert, X509_get_subject_name(issuer->ca->cert)) ||
-         !X509_set_subject_name(cert, subject->name)))
+         (X509_get_subject_name(cert) != subject->name &&
+          !X509_set_subject_name(cert, subject->name))))
         s = rb_fail_crypto(err, "cannot fill in the certificate");
     if (s == RB_OK)
         s = copy_public_key(cert, spki, err);
@@ -409,16 +555,10 @@ rb_status rb_issuer_sign(rb_issuer *issuer, const rb_profile *p, const rb_subjec
         s = rb_x509_add_ext(cert, NID_subject_alt_name, 0, subject->san, err);
     if (s == RB_OK)
         s = rb_lint_leaf(cert, p, issuer->ca->cert, err);
-    EVP_PKEY *ca_key = s == RB_OK ? rb_key_get0_pkey(issuer->ca->key) : NULL;
-    if (s == RB_OK && X509_sign(cert, ca_key, rb_signing_digest(ca_key)) <= 0)
-        s = rb_fail_crypto(err, "the CA could not sign the certificate");
+    if (s == RB_OK)
+        s = sign_and_encode(issuer, cert, der, der_len, err);
     ASN1_INTEGER_free(serial);
     ASN1_OCTET_STRING_free(ski);
     CERTIFICATEPOLICIES_free(policies);
-    if (s != RB_OK) {
-        X509_free(cert);
-        return s;
-    }
-    *out = cert;
-    return RB_OK;
+    return s;
 }

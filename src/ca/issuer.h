@@ -26,16 +26,25 @@ const rb_authority *rb_issuer_get0_authority(const rb_issuer *issuer);
 rb_csr_reader *rb_issuer_get0_csr_reader(rb_issuer *issuer);
 
 /*
- * Builds, lints and signs a subscriber certificate of profile for subject and
- * the public key spki (copied as encoded: re-encoding a key through OpenSSL
- * 3's encoders costs more than the signature), valid [not_before_ms,
- * not_after_ms]. Writes an owned X509 to *out and its serial in hex. Touches
- * no store.
+ * A zeroed block of at least size bytes, owned by the issuer and valid until
+ * the next call: the working space of one batch (rb_ca_issue). Reused so that
+ * a batch does not allocate and free a block large enough to make malloc
+ * consolidate its free lists every time. NULL when out of memory.
+ */
+void *rb_issuer_scratch(rb_issuer *issuer, size_t size);
+
+/*
+ * Fills in cert (new, empty but for a subject that may already be built in
+ * its own name), a subscriber certificate of profile for subject and the
+ * public key spki (copied as encoded: re-encoding a key through OpenSSL 3's
+ * encoders costs more than the signature), valid [not_before_ms,
+ * not_after_ms]; lints it and signs it. Writes its DER to *der (OPENSSL_free;
+ * the same bytes cert encodes to) and its serial in hex. Touches no store.
  */
 rb_status rb_issuer_sign(rb_issuer *issuer, const rb_profile *profile, const rb_subject *subject,
                          const X509_PUBKEY *spki, int64_t not_before_ms, int64_t not_after_ms,
-                         X509 **out, char serial_hex[RB_SERIAL_HEX_LEN],
-                         rb_error *err) RB_MUST_CHECK;
+                         X509 *cert, unsigned char **der, size_t *der_len,
+                         char serial_hex[RB_SERIAL_HEX_LEN], rb_error *err) RB_MUST_CHECK;
 
 /* Extension values shared with CA-certificate building in init.c (owned results). */
 AUTHORITY_INFO_ACCESS *rb_ext_aia(const char *base_url, const char *ca_name, int with_ocsp);

@@ -89,10 +89,12 @@ static rb_status explain_state(rb_ctx *ctx, const char *serial, const char *verb
 
 /*
  * Runs an UPDATE ... WHERE serial = $1 AND <state> RETURNING serial with the
- * given extra parameters; *changed tells whether a row matched.
+ * given extra parameters ($7 only when with_expiry_reason); *changed tells
+ * whether a row matched.
  */
 typedef struct update_args {
-    int64_t at_ms, reason, invalidity_ms, hold_until_ms;
+    int64_t at_ms, reason, invalidity_ms, hold_until_ms, expiry_reason;
+    int with_expiry_reason;
     const char *cause;
 } update_args;
 
@@ -114,16 +116,20 @@ static rb_status run_update(rb_ctx *ctx, const char *sql, const char *serial, co
                              : rb_stmt_bind_null(stmt, 5);
     if (s == RB_OK)
         s = rb_stmt_bind_int64(stmt, 6, a->hold_until_ms);
+    if (s == RB_OK && a->with_expiry_reason)
+        s = rb_stmt_bind_int64(stmt, 7, a->expiry_reason);
     if (s == RB_OK)
         s = rb_stmt_step(stmt, changed, err);
     rb_stmt_reset(stmt);
     return s;
 }
 
+/* A hold that has reached its limit ($2 is now) is no longer a hold: it cannot be revoked again. */
 static const char revoke_sql[] =
     "UPDATE certificates SET status = 'revoked', revoked_ms = $2, reason = $3, legal_cause = $4,"
-    " invalidity_ms = $5, hold_until_ms = NULLIF($6, 0)"
-    " WHERE serial = $1 AND status IN ('valid', 'suspended') RETURNING serial";
+    " invalidity_ms = $5, hold_until_ms = NULLIF($6, 0), hold_expiry_reason = NULL"
+    " WHERE serial = $1 AND (status = 'valid' OR (status = 'suspended' AND hold_until_ms > $2))"
+    " RETURNING serial";
 
 /* The revocation itself, inside the caller's transaction. */
 static rb_status revoke_in_transaction(rb_ctx *ctx, const char *serial, int reason,
@@ -189,10 +195,14 @@ rb_status rb_ca_revoke(rb_ctx *ctx, const char *serial_text, rb_revocation_reaso
 }
 
 rb_status rb_ca_suspend(rb_ctx *ctx, const char *serial_text, int64_t until_ms,
-                        const char *legal_cause, rb_error *err)
+                        rb_revocation_reason expiry_reason, const char *legal_cause, rb_error *err)
 {
     rb_jurisdiction *j = NULL;
     char serial[RB_SERIAL_HEX_LEN];
+    if (expiry_reason == RB_REASON_CERTIFICATE_HOLD)
+        return rb_fail(err, RB_EINVAL, "RFC 5280 5.3.1",
+                       "a hold that runs out cannot become another hold: state the reason of "
+                       "the revocation it becomes, or none");
     rb_status s = rb_issuer_load_jurisdiction(ctx, &j, err);
     if (s != RB_OK)
         return s;
@@ -218,17 +228,20 @@ rb_status rb_ca_suspend(rb_ctx *ctx, const char *serial_text, int64_t until_ms,
     update_args a = {.at_ms = now,
                      .reason = RB_REASON_CERTIFICATE_HOLD,
                      .hold_until_ms = until_ms,
+                     .expiry_reason = expiry_reason,
+                     .with_expiry_reason = 1,
                      .cause = legal_cause ? legal_cause : rb_reason_default_cause(6)};
     int changed = 0;
     s = run_update(ctx,
                    "UPDATE certificates SET status = 'suspended', revoked_ms = $2, reason = $3,"
-                   " legal_cause = $4, invalidity_ms = $5, hold_until_ms = $6"
-                   " WHERE serial = $1 AND status = 'valid' RETURNING serial",
+                   " legal_cause = $4, invalidity_ms = $5, hold_until_ms = $6,"
+                   " hold_expiry_reason = $7 WHERE serial = $1 AND status = 'valid'"
+                   " RETURNING serial",
                    serial, &a, &changed, err);
     if (s == RB_OK && !changed)
         s = explain_state(ctx, serial, "suspend", err);
-    json_t *detail =
-        json_pack("{s:I,s:s}", "until_ms", (json_int_t)until_ms, "legal_cause", a.cause);
+    json_t *detail = json_pack("{s:I,s:s,s:s}", "until_ms", (json_int_t)until_ms, "legal_cause",
+                               a.cause, "expiry_reason", rb_reason_name(expiry_reason));
     if (s == RB_OK)
         s = rb_ca_record_event(ctx, serial, "suspend", detail, err);
     json_decref(detail);
@@ -238,21 +251,23 @@ rb_status rb_ca_suspend(rb_ctx *ctx, const char *serial_text, int64_t until_ms,
 rb_status rb_ca_reinstate(rb_ctx *ctx, const char *serial_text, rb_error *err)
 {
     char serial[RB_SERIAL_HEX_LEN];
-    rb_status s = rb_ca_expire_holds(ctx, NULL, err);
-    if (s == RB_OK)
-        s = in_transaction(ctx, serial_text, serial, err);
+    rb_status s = in_transaction(ctx, serial_text, serial, err);
     if (s != RB_OK)
         return s;
     rb_stmt *stmt;
     int changed = 0;
+    /* Past its limit the hold is already a revocation (explain_state says so). */
     s = rb_store_prepare(
         ctx->store,
         "UPDATE certificates SET status = 'valid', revoked_ms = NULL, reason = NULL,"
-        " legal_cause = NULL, invalidity_ms = NULL, hold_until_ms = NULL"
-        " WHERE serial = $1 AND status = 'suspended' RETURNING serial",
+        " legal_cause = NULL, invalidity_ms = NULL, hold_until_ms = NULL,"
+        " hold_expiry_reason = NULL"
+        " WHERE serial = $1 AND status = 'suspended' AND hold_until_ms > $2 RETURNING serial",
         &stmt, err);
     if (s == RB_OK)
         s = rb_stmt_bind_text(stmt, 1, serial);
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 2, rb_ctx_now_ms(ctx));
     if (s == RB_OK)
         s = rb_stmt_step(stmt, &changed, err);
     if (s == RB_OK)
@@ -264,43 +279,124 @@ rb_status rb_ca_reinstate(rb_ctx *ctx, const char *serial_text, rb_error *err)
     return finish(ctx, s, err);
 }
 
-rb_status rb_ca_expire_holds(rb_ctx *ctx, int *count, rb_error *err)
+/* The next hold of issuer (NULL: any) past its limit at now; *found is 0 when none. */
+static rb_status next_expired_hold(rb_ctx *ctx, const char *issuer, int64_t now,
+                                   char serial[RB_SERIAL_HEX_LEN], int *found, rb_error *err)
+{
+    rb_stmt *stmt;
+    rb_status s =
+        rb_store_prepare(ctx->store,
+                         "SELECT serial FROM certificates WHERE status = 'suspended'"
+                         " AND hold_until_ms <= $1 AND (CAST($2 AS TEXT) IS NULL OR issuer = $2)"
+                         " ORDER BY serial LIMIT 1",
+                         &stmt, err);
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 1, now);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 2, issuer);
+    if (s == RB_OK)
+        s = rb_stmt_step(stmt, found, err);
+    if (s == RB_OK && *found)
+        snprintf(serial, RB_SERIAL_HEX_LEN, "%s", rb_stmt_text(stmt, 0));
+    rb_stmt_reset(stmt);
+    return s;
+}
+
+/*
+ * The hold of serial ran out: the certificate is extinguished as of the
+ * hold's end, with the reason stated when it was suspended and the start of
+ * the hold as invalidity date (certdb.c reports unconverted holds the same way).
+ */
+static rb_status convert_hold(rb_ctx *ctx, const char *serial, int64_t now, rb_error *err)
+{
+    rb_stmt *stmt;
+    int changed = 0;
+    int64_t reason = 0, until = 0;
+    rb_status s = rb_store_prepare(
+        ctx->store,
+        "UPDATE certificates SET status = 'revoked', revoked_ms = hold_until_ms,"
+        " reason = coalesce(hold_expiry_reason, 0), legal_cause = $2, invalidity_ms = revoked_ms,"
+        " hold_expiry_reason = NULL"
+        " WHERE serial = $1 AND status = 'suspended' AND hold_until_ms <= $3"
+        " RETURNING reason, revoked_ms",
+        &stmt, err);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 1, serial);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 2, RB_HOLD_EXPIRED_CAUSE);
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 3, now);
+    if (s == RB_OK)
+        s = rb_stmt_step(stmt, &changed, err);
+    if (s == RB_OK && changed) {
+        reason = rb_stmt_int64(stmt, 0);
+        until = rb_stmt_int64(stmt, 1);
+    }
+    rb_stmt_reset(stmt);
+    if (s != RB_OK || !changed)
+        return s;
+    json_t *detail =
+        json_pack("{s:s,s:s,s:I,s:b}", "reason", rb_reason_name((int)reason), "legal_cause",
+                  RB_HOLD_EXPIRED_CAUSE, "hold_until_ms", (json_int_t)until, "hold_expired", 1);
+    s = rb_ca_record_event(ctx, serial, "revoke", detail, err);
+    json_decref(detail);
+    return s;
+}
+
+rb_status rb_ca_expire_holds_in_transaction(rb_ctx *ctx, const char *issuer, int *count,
+                                            rb_error *err)
 {
     int64_t now = rb_ctx_now_ms(ctx);
-    int done = 0;
-    rb_status s = rb_store_begin(ctx->store, err);
-    rb_stmt *stmt;
-    for (int more = 1; s == RB_OK && more;) {
+    int done = 0, found = 1;
+    rb_status s = RB_OK;
+    while (s == RB_OK && found) {
         char serial[RB_SERIAL_HEX_LEN] = "";
-        int64_t until = 0;
-        s = rb_store_prepare(ctx->store,
-                             "SELECT serial, hold_until_ms FROM certificates WHERE status = "
-                             "'suspended' AND hold_until_ms <= $1 LIMIT 1",
-                             &stmt, err);
-        if (s == RB_OK)
-            s = rb_stmt_bind_int64(stmt, 1, now);
-        if (s == RB_OK)
-            s = rb_stmt_step(stmt, &more, err);
-        if (s == RB_OK && more) {
-            snprintf(serial, sizeof(serial), "%s", rb_stmt_text(stmt, 0));
-            until = rb_stmt_int64(stmt, 1);
-        }
-        if (s == RB_OK)
-            rb_stmt_reset(stmt);
-        if (s != RB_OK || !more)
-            break;
-        /* The hold ran out: the certificate is extinguished as of the hold's end. */
-        s = revoke_in_transaction(ctx, serial, RB_REASON_UNSPECIFIED,
-                                  "la suspensión venció sin reactivación", 0, until, err);
-        done++;
+        s = next_expired_hold(ctx, issuer, now, serial, &found, err);
+        if (s == RB_OK && found)
+            s = convert_hold(ctx, serial, now, err);
+        done += s == RB_OK && found;
     }
-    if (s == RB_OK && done == 0) {
-        rb_store_rollback(ctx->store);
-    } else {
+    if (s == RB_OK && count)
+        *count = done;
+    return s;
+}
+
+rb_status rb_ca_expire_holds(rb_ctx *ctx, int *count, rb_error *err)
+{
+    int done = 0, found = 0;
+    char serial[RB_SERIAL_HEX_LEN];
+    /* Most calls find nothing: look before taking the write lock. */
+    rb_status s = next_expired_hold(ctx, NULL, rb_ctx_now_ms(ctx), serial, &found, err);
+    if (s == RB_OK && found)
+        s = rb_store_begin(ctx->store, err);
+    if (s == RB_OK && found) {
+        s = rb_ca_expire_holds_in_transaction(ctx, NULL, &done, err);
         s = finish(ctx, s, err);
     }
     if (s == RB_OK && count)
         *count = done;
+    return s;
+}
+
+rb_status rb_ca_expired_hold_pending(rb_ctx *ctx, const char *issuer, int *pending, rb_error *err)
+{
+    char serial[RB_SERIAL_HEX_LEN];
+    return next_expired_hold(ctx, issuer, rb_ctx_now_ms(ctx), serial, pending, err);
+}
+
+rb_status rb_ca_next_hold_limit(rb_ctx *ctx, int64_t *out_ms, rb_error *err)
+{
+    rb_stmt *stmt;
+    int has_row = 0;
+    rb_status s = rb_store_prepare(
+        ctx->store,
+        "SELECT coalesce(min(hold_until_ms), 0) FROM certificates WHERE status = 'suspended'",
+        &stmt, err);
+    if (s == RB_OK)
+        s = rb_stmt_step(stmt, &has_row, err);
+    if (s == RB_OK)
+        *out_ms = has_row ? rb_stmt_int64(stmt, 0) : 0;
+    rb_stmt_reset(stmt);
     return s;
 }
 

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 #include "ca/ca.h"
+#include "ca/crl.h"
 #include "core/reader.h"
 #include "pki/x509util.h"
 
@@ -346,6 +347,22 @@ static int parse_time_option(const cli_command *cmd, const char *text, int64_t *
     return 0;
 }
 
+/*
+ * After a committed change, re-signs the CRLs so the next one already says
+ * so. Without the CA key (no passphrase at hand) this is only a note:
+ * `rubrica serve` re-signs them within its maintenance interval.
+ */
+static void refresh_crls(rb_ctx *ctx, const cli_globals *g)
+{
+    rb_error err = {0};
+    rb_key_secret secret = {.pass_file = g->pass_file};
+    if (rb_ca_crl_refresh_all(ctx, &secret, NULL, &err) != RB_OK)
+        fprintf(stderr,
+                "rubrica: note: the change is recorded, but the CRL was not re-signed (%s); "
+                "'rubrica serve' or 'rubrica crl' will sign it\n",
+                err.message);
+}
+
 /* revoke, suspend and reinstate share their shape: parse, open, act, report. */
 static int run_change(int argc, char **argv, int verb)
 {
@@ -361,7 +378,7 @@ static int run_change(int argc, char **argv, int verb)
         return rc;
     if (verb == 0 && a.reason == NULL)
         return cli_usage_error(cmd, "--reason is required");
-    if (verb == 0 && rb_reason_parse(a.reason, &reason, &err) != RB_OK)
+    if (verb < 2 && a.reason != NULL && rb_reason_parse(a.reason, &reason, &err) != RB_OK)
         return cli_usage_error(cmd, "%s", err.message);
     rc = parse_time_option(cmd, verb == 0 ? a.invalidity : a.until, &when);
     if (rc == 0)
@@ -372,9 +389,11 @@ static int run_change(int argc, char **argv, int verb)
     if (verb == 0)
         s = rb_ca_revoke(&ctx, a.serial, reason, a.cause, when, &err);
     else if (verb == 1)
-        s = rb_ca_suspend(&ctx, a.serial, when, a.cause, &err);
+        s = rb_ca_suspend(&ctx, a.serial, when, reason, a.cause, &err);
     else
         s = rb_ca_reinstate(&ctx, a.serial, &err);
+    if (s == RB_OK)
+        refresh_crls(&ctx, &a.g);
     rb_cert_record rec;
     if (s == RB_OK)
         s = rb_ca_get(&ctx, a.serial, &rec, &err);
@@ -421,8 +440,14 @@ const cli_command cli_cert_commands[] = {
      "       cessation-of-operation|privilege-withdrawn [--cause TEXT] [--invalidity TIME]",
      run_revoke, NULL},
     {"suspend", "suspend a certificate (where the jurisdiction allows it)",
-     "SERIAL [--until TIME] [--cause TEXT]", run_suspend, NULL},
-    {"reinstate", "lift a suspension", "SERIAL", run_reinstate, NULL},
+     "SERIAL [--until TIME] [--reason REASON] [--cause TEXT]\n\n"
+     "The hold lasts until TIME (default: the jurisdiction's maximum). If it is not lifted\n"
+     "by then, it becomes a permanent revocation dated TIME, with --reason (one of the\n"
+     "'cert revoke' reasons; default unspecified) and the hold's start as invalidity date.\n"
+     "From TIME on, show, list, the API, OCSP and CRLs all report it revoked.",
+     run_suspend, NULL},
+    {"reinstate", "lift a suspension (not once its limit has passed)", "SERIAL", run_reinstate,
+     NULL},
     {"renew", "renew: same subject, new validity (within the renewal window)",
      "SERIAL --csr FILE [--days N] [--force] [--out FILE]", run_renew, NULL},
     {"reissue", "re-issue with a new key; the old certificate is revoked as superseded",

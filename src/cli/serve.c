@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/reader.h"
+#include "http/maintenance.h"
 #include "http/routes.h"
 #include "http/server.h"
 #include "ocsp/ocsp.h"
@@ -29,7 +30,8 @@ enum {
     OPT_TLS_KEY,
     OPT_TLS_CLIENT_CA,
     OPT_ACCESS_LOG,
-    OPT_TIMEOUT
+    OPT_TIMEOUT,
+    OPT_MAINTENANCE_INTERVAL
 };
 
 static const struct option serve_options[] = {
@@ -40,6 +42,7 @@ static const struct option serve_options[] = {
     {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"maintenance-interval", required_argument, NULL, OPT_MAINTENANCE_INTERVAL},
     CLI_GLOBAL_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -47,7 +50,7 @@ static const struct option serve_options[] = {
 typedef struct serve_options_t {
     cli_globals g;
     const char *listen, *tls_cert, *tls_key, *tls_client_ca, *access_log;
-    unsigned threads, timeout_s;
+    unsigned threads, timeout_s, maintenance_s;
 } serve_opts;
 
 /* What the services need, loaded once and shared by every pool thread. */
@@ -74,7 +77,7 @@ static size_t build_routes(const services *svc, listed_route *out, size_t cap)
         {{"POST", "/tsa", 0, rb_http_handle_tsa, svc->tsa}, "TSA /tsa"},
         {{"POST", "/ocsp", 0, rb_http_handle_ocsp_post, svc->ocsp}, "OCSP /ocsp"},
         {{"GET", "/ocsp/", 1, rb_http_handle_ocsp_get, svc->ocsp}, NULL},
-        {{"GET", "/crl/", 1, rb_http_handle_crl, (void *)svc->secret}, "CRL /crl/{ca}.crl"},
+        {{"GET", "/crl/", 1, rb_http_handle_crl, NULL}, "CRL /crl/{ca}.crl, /crl/{ca}-delta.crl"},
         {{"GET", "/ca/", 1, rb_http_handle_ca_cert, NULL}, "CA /ca/{ca}.crt"},
         {{"GET", "/repository", 0, rb_http_handle_repository, NULL}, "repository /repository"},
         {{"GET", "/repository/cp", 0, rb_http_handle_policy, NULL}, NULL},
@@ -126,6 +129,14 @@ static int parse_serve_options(int argc, char **argv, serve_opts *o)
             if (*optarg == '\0' || *end != '\0' || n < 1 || n > 3600)
                 return cli_usage_error(cmd, "--timeout takes a number of seconds from 1 to 3600");
             o->timeout_s = (unsigned)n;
+            break;
+        }
+        case OPT_MAINTENANCE_INTERVAL: {
+            long n = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || n < 1 || n > RB_MAINTENANCE_MAX_INTERVAL_S)
+                return cli_usage_error(cmd, "--maintenance-interval takes a number of seconds "
+                                            "from 1 to 86400");
+            o->maintenance_s = (unsigned)n;
             break;
         }
         }
@@ -208,10 +219,36 @@ static int load_ocsp(rb_ctx *ctx, const rb_key_secret *secret, rb_ocsp_responder
     return 0;
 }
 
+/*
+ * The first maintenance pass, before anything is served: expired holds become
+ * revocations and every CA has a current complete and delta CRL. A CA key that
+ * cannot be unlocked only costs a warning: the stored CRLs are served as they are.
+ */
+static void first_maintenance(rb_ctx *ctx, const rb_key_secret *secret)
+{
+    rb_error err = {0};
+    rb_maintenance_report r;
+    if (rb_maintenance_pass(ctx, secret, NULL, &r, &err) != RB_OK)
+        rb_log(RB_LOG_WARN, "maintenance: %s", err.message);
+    else if (r.crls_signed || r.holds_converted)
+        rb_log(RB_LOG_INFO, "maintenance: %d CRLs signed, %d expired holds revoked", r.crls_signed,
+               r.holds_converted);
+}
+
 static int start_api(const rb_key_secret *secret, rb_http_api **out)
 {
     rb_error err = {0};
     return rb_http_api_new(secret, out, &err) == RB_OK ? 0 : cli_report(&err);
+}
+
+/* Client certificates must chain to the --tls-client-ca certificates (the API checks). */
+static int trust_clients(rb_http_api *api, const char *pem)
+{
+    rb_error err = {0};
+    if (pem == NULL)
+        return 0;
+    return rb_http_api_set_client_trust(api, pem, strlen(pem), &err) == RB_OK ? 0
+                                                                              : cli_report(&err);
 }
 
 static void announce(const rb_http_server *srv, const char *listen, const listed_route *routes,
@@ -253,6 +290,7 @@ static int serve(serve_opts *o)
     int log_fd = 0;
     rb_key_secret secret = {.pass_file = o->g.pass_file};
     svc.secret = &secret;
+    first_maintenance(&ctx, &secret);
     rc = load_tsa(&ctx, db, &secret, &svc.tsa);
     if (rc == 0)
         rc = start_api(&secret, &svc.api);
@@ -264,6 +302,8 @@ static int serve(serve_opts *o)
         rc = load_pem(o->tls_key, &key_pem);
     if (rc == 0)
         rc = load_pem(o->tls_client_ca, &trust_pem);
+    if (rc == 0)
+        rc = trust_clients(svc.api, trust_pem);
     if (rc == 0 && o->access_log != NULL && strcmp(o->access_log, "off") == 0)
         log_fd = -1;
     else if (rc == 0 && o->access_log != NULL &&
@@ -295,7 +335,16 @@ static int serve(serve_opts *o)
         .access_log_fd = log_fd,
     };
     rb_http_server *srv = NULL;
+    rb_maintenance *maintenance = NULL;
+    rb_maintenance_config mcfg = {.db = db,
+                                  .data_dir = ctx.data_dir,
+                                  .clock = ctx.clock,
+                                  .secret = &secret,
+                                  .ocsp = svc.ocsp,
+                                  .interval_s = o->maintenance_s};
     rb_error err = {0};
+    if (rc == 0 && rb_maintenance_start(&mcfg, &maintenance, &err) != RB_OK)
+        rc = cli_report(&err);
     if (rc == 0 && rb_http_server_start(&cfg, routes, count, &srv, &err) != RB_OK)
         rc = cli_report(&err);
     if (rc == 0) {
@@ -303,9 +352,11 @@ static int serve(serve_opts *o)
         wait_for_stop(&stop_signals);
         rb_http_server_stop(srv, STOP_GRACE_MS); /* deferred TSA answers finish here */
     }
-    rb_tsa_free(svc.tsa); /* after the server: its writer commits what is queued */
+    rb_maintenance_stop(maintenance); /* before the OCSP responder it signs with */
+    rb_tsa_free(svc.tsa);             /* after the server: its writer commits what is queued */
     rb_ocsp_responder_free(svc.ocsp);
-    rb_http_api_free(svc.api); /* after the server: its pool threads used the issuers */
+    rb_http_api_flush(svc.api, &ctx); /* throttled attempts still owed a record */
+    rb_http_api_free(svc.api);        /* after the server: its pool threads used the issuers */
     if (log_fd > 0)
         close(log_fd);
     free(cert_pem);
@@ -328,13 +379,23 @@ const cli_command cli_serve_command[] = {
     {"serve", "run the online services (TSA, OCSP, CRL, repository, API) over HTTP",
      "[--listen ADDR:PORT] [--data DIR] [--db URL] [--threads N]\n"
      "       [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--access-log FILE|off]\n"
-     "       [--timeout SECONDS]\n\n"
+     "       [--timeout SECONDS] [--maintenance-interval SECONDS]\n\n"
      "Serves on 127.0.0.1:8080 unless told otherwise (port 0 picks a free port) and prints\n"
      "the URLs once listening. Runs until SIGTERM or SIGINT, then lets requests in flight\n"
      "finish. --threads defaults to the number of cores; the access log goes to stderr\n"
      "unless --access-log names a file (or is off). Idle or slow connections are dropped\n"
      "after --timeout seconds (default 30). The CA keys (to re-sign a stale CRL and to issue\n"
-     "through the API) are unlocked with --pass-file FILE or RUBRICA_KEY_PASS.",
+     "through the API) are unlocked with --pass-file FILE or RUBRICA_KEY_PASS.\n\n"
+     "A maintenance thread runs every --maintenance-interval seconds (default 60, and\n"
+     "also the moment a hold reaches its limit): holds past their limit become\n"
+     "revocations, complete and delta CRLs are re-signed before their nextUpdate or after\n"
+     "a change, and pre-signed OCSP responses before they expire. GET /crl/{ca}.crl and\n"
+     "/crl/{ca}-delta.crl only read the stored CRLs.\n\n"
+     "With --tls-client-ca the API also accepts TLS client certificates: they must chain\n"
+     "to a certificate in FILE (intermediates included there), be valid now, not be revoked\n"
+     "or suspended if this CA issued them, and be registered with 'rubrica user add-cert'.\n"
+     "An address that fails to authenticate FAILURES times within SECONDS is answered 429\n"
+     "for SECONDS (RUBRICA_API_AUTH_LIMIT=FAILURES/SECONDS, default 10/60).",
      cli_run_serve, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -181,8 +181,19 @@ const cli_command cli_user_commands[] = {
     {"list", "list users", "[--json]", run_user_list, NULL},
     {"disable", "disable a user (their tokens and certificates stop working at once)", "NAME",
      run_user_disable, NULL},
-    {"cert", "register a TLS client certificate that authenticates a user", "NAME --cert FILE",
+    {"add-cert", "register a TLS client certificate that authenticates a user",
+     "NAME --cert FILE\n\n"
+     "Pins the certificate in FILE (PEM) to user NAME: over HTTPS started with\n"
+     "'rubrica serve --tls-client-ca CA-FILE', a client presenting it is NAME, with NAME's\n"
+     "role. At each call the certificate must also chain to a certificate in CA-FILE, be\n"
+     "within its validity and, when this CA issued it, be neither revoked nor suspended;\n"
+     "otherwise the call gets 401 with the reason (client_certificate_untrusted,\n"
+     "_expired, _not_yet_valid, _wrong_purpose, _revoked, _suspended, _unregistered).\n"
+     "Refused here: a certificate that is expired or not valid yet, whose extensions\n"
+     "forbid TLS client authentication, or that this CA has revoked or suspended.\n"
+     "'rubrica user disable NAME' stops all of NAME's certificates at once.",
      run_user_cert, NULL},
+    {"cert", "the same as add-cert (older name)", "NAME --cert FILE", run_user_cert, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

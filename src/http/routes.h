@@ -21,8 +21,9 @@ void rb_http_handle_ocsp_post(rb_http_request *req, rb_http_response *resp, void
 void rb_http_handle_ocsp_get(rb_http_request *req, rb_http_response *resp, void *arg);
 
 /*
- * GET /crl/{ca}.crl (prefix "/crl/"): the CA's current CRL, DER, re-signed
- * when stale; arg is the const rb_key_secret * that unlocks the CA keys.
+ * GET /crl/{ca}.crl and /crl/{ca}-delta.crl (prefix "/crl/"): the CA's stored
+ * complete or delta CRL, DER, read-only (the maintenance thread re-signs
+ * them); arg unused.
  * GET /ca/{ca}.crt (prefix "/ca/"): a CA certificate, DER; arg unused.
  */
 void rb_http_handle_crl(rb_http_request *req, rb_http_response *resp, void *arg);
@@ -37,13 +38,28 @@ void rb_http_handle_repository(rb_http_request *req, rb_http_response *resp, voi
 void rb_http_handle_policy(rb_http_request *req, rb_http_response *resp, void *arg);
 
 /*
- * The API's shared state: the key secret and one issuer per pool thread.
+ * The API's shared state: the key secret, one issuer per pool thread, the
+ * client-certificate anchors and the failed-authentication limiter
+ * (RUBRICA_API_AUTH_LIMIT=FAILURES/SECONDS, default 10/60).
  * Create before the server starts, free after it stops (rb_http_api_free
  * accepts NULL). secret is copied; the strings it points to must outlive api.
  */
 typedef struct rb_http_api rb_http_api;
 rb_status rb_http_api_new(const rb_key_secret *secret, rb_http_api **out,
                           rb_error *err) RB_MUST_CHECK;
+/*
+ * The anchors TLS client certificates must chain to (the PEM given to
+ * --tls-client-ca, copied). Without them every client certificate is refused.
+ * Call before the server starts.
+ */
+rb_status rb_http_api_set_client_trust(rb_http_api *api, const char *pem, size_t len,
+                                       rb_error *err) RB_MUST_CHECK;
+/*
+ * Records every pending summary of throttled attempts (api.throttled) with
+ * ctx, e.g. after the server stopped; otherwise they are recorded by the
+ * next API call after their block ends.
+ */
+void rb_http_api_flush(rb_http_api *api, rb_ctx *ctx);
 void rb_http_api_free(rb_http_api *api);
 
 /* GET and POST under /api/v1/ (prefix routes): arg is an rb_http_api *. */

@@ -4,7 +4,10 @@
  * checked against the caller's role (rb_user_role_allows: auditor reads;
  * operator also issues; approver also revokes, suspends, reinstates; ca-admin
  * everything), and recorded in the audit log whether it was allowed or
- * refused. A refusal changes nothing else. The library does the work; this
+ * refused. A refusal changes nothing else. A client address that keeps
+ * failing to authenticate is answered 429 for a while without being checked
+ * or audited one by one (ratelimit.h); one api.throttled record per block
+ * says how many attempts were turned away. The library does the work; this
  * file only parses, authorises, maps errors and formats.
  */
 #include "http/routes.h"
@@ -12,24 +15,31 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "ca/ca.h"
+#include "ca/crl.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/perthread.h"
 #include "core/reader.h"
+#include "http/ratelimit.h"
 #include "pki/x509util.h"
 #include "store/store.h"
 
+#include <openssl/x509_vfy.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define API_PREFIX    "/api/v1/"
 #define DEFAULT_LIMIT 100
 #define MAX_LIMIT     1000
+#define SUMMARY_BATCH 16 /* api.throttled records written per request, at most */
 
 struct rb_http_api {
-    rb_key_secret secret;  /* where the issuing key's passphrase or PIN comes from */
-    rb_perthread *issuers; /* issuer_slot per pool thread */
+    rb_key_secret secret;    /* where the issuing key's passphrase or PIN comes from */
+    rb_perthread *issuers;   /* issuer_slot per pool thread */
+    rb_client_trust *trust;  /* anchors for client certificates; NULL refuses them all */
+    http_ratelimit *limiter; /* failed authentications per client address */
 };
 
 /*
@@ -76,7 +86,9 @@ typedef struct api_call {
     int bad_serial;                 /* the path names something that cannot be a serial */
     rb_user user;
     int authenticated;
-    const char *auth_method; /* "token" or "client-certificate" */
+    const char *auth_method;   /* "token" or "client-certificate" */
+    rb_client_cert_check cert; /* what was found, when auth_method is a certificate */
+    int64_t blocked_ms;        /* this failure started a block of that length */
     char actor[RB_USER_NAME_MAX + 8];
     char object[64];
     const char *error_code; /* NULL on success */
@@ -101,20 +113,57 @@ static void slot_free(void *value)
     free(slot);
 }
 
+/* RUBRICA_API_AUTH_LIMIT=FAILURES/SECONDS, e.g. "10/60"; unset: the defaults. */
+static rb_status limit_config(http_ratelimit_config *cfg, rb_error *err)
+{
+    const char *text = getenv("RUBRICA_API_AUTH_LIMIT");
+    memset(cfg, 0, sizeof(*cfg));
+    if (text == NULL || text[0] == '\0')
+        return RB_OK;
+    char *end;
+    long failures = strtol(text, &end, 10);
+    long seconds = *end == '/' ? strtol(end + 1, &end, 10) : -1;
+    if (text[0] < '0' || text[0] > '9' || *end != '\0' || failures < 1 || failures > 10000 ||
+        seconds < 1 || seconds > 86400)
+        return rb_fail(err, RB_EINVAL, NULL,
+                       "RUBRICA_API_AUTH_LIMIT is FAILURES/SECONDS (1 to 10000 failed "
+                       "authentications per 1 to 86400 seconds), e.g. 10/60");
+    cfg->max_failures = (unsigned)failures;
+    cfg->window_ms = (int64_t)seconds * 1000;
+    return RB_OK;
+}
+
 rb_status rb_http_api_new(const rb_key_secret *secret, rb_http_api **out, rb_error *err)
 {
+    http_ratelimit_config limits;
+    rb_status s = limit_config(&limits, err);
+    if (s != RB_OK)
+        return s;
     rb_http_api *api = calloc(1, sizeof(*api));
     if (api == NULL)
         return rb_fail(err, RB_ENOMEM, NULL, "out of memory");
     if (secret != NULL)
         api->secret = *secret;
-    rb_status s = rb_perthread_new(slot_make, slot_free, api, &api->issuers, err);
+    s = http_ratelimit_new(&limits, &api->limiter, err);
+    if (s == RB_OK)
+        s = rb_perthread_new(slot_make, slot_free, api, &api->issuers, err);
     if (s != RB_OK) {
-        free(api);
+        rb_http_api_free(api);
         return s;
     }
     *out = api;
     return RB_OK;
+}
+
+rb_status rb_http_api_set_client_trust(rb_http_api *api, const char *pem, size_t len, rb_error *err)
+{
+    rb_client_trust *trust = NULL;
+    rb_status s = rb_client_trust_new(pem, len, &trust, err);
+    if (s == RB_OK) {
+        rb_client_trust_free(api->trust);
+        api->trust = trust;
+    }
+    return s;
 }
 
 void rb_http_api_free(rb_http_api *api)
@@ -122,6 +171,8 @@ void rb_http_api_free(rb_http_api *api)
     if (api == NULL)
         return;
     rb_perthread_free(api->issuers);
+    rb_client_trust_free(api->trust);
+    http_ratelimit_free(api->limiter);
     free(api);
 }
 
@@ -263,9 +314,9 @@ static rb_status authenticate(api_call *c, const char **reason, rb_error *err)
         *reason = "no_credentials";
         if (cert == NULL)
             return RB_EPERM;
-        *reason = "invalid_client_certificate";
         c->auth_method = "client-certificate";
-        s = rb_auth_client_cert(c->req->ctx, cert, &c->user, err);
+        s = rb_auth_client_cert(c->req->ctx, c->api->trust, cert, &c->user, &c->cert, err);
+        *reason = rb_client_cert_verdict_code(c->cert.verdict);
         X509_free(cert);
     }
     return s;
@@ -304,14 +355,58 @@ static rb_status audit_call(api_call *c, const char *action, rb_error *err)
     return s;
 }
 
-/* Refuses the call (401 or 403) and records the refusal. */
+/* What a person should read for each refusal of a client certificate. */
+static const char *cert_message(rb_client_cert_verdict verdict)
+{
+    switch (verdict) {
+    case RB_CLIENT_CERT_EXPIRED:
+        return "the TLS client certificate, or a CA certificate above it, has expired";
+    case RB_CLIENT_CERT_NOT_YET_VALID:
+        return "the TLS client certificate, or a CA certificate above it, is not valid yet";
+    case RB_CLIENT_CERT_WRONG_PURPOSE:
+        return "the TLS client certificate is not allowed for TLS client authentication";
+    case RB_CLIENT_CERT_REVOKED:
+        return "the TLS client certificate has been revoked";
+    case RB_CLIENT_CERT_SUSPENDED:
+        return "the TLS client certificate is suspended";
+    case RB_CLIENT_CERT_UNREGISTERED:
+        return "the TLS client certificate is not registered to an enabled user "
+               "('rubrica user add-cert')";
+    default:
+        return "the TLS client certificate does not chain to a CA this server trusts for "
+               "clients";
+    }
+}
+
+/* The audit detail of a refused client certificate: which one, and what failed. */
+static json_t *cert_detail(const rb_client_cert_check *check)
+{
+    json_t *d = json_pack("{s:s,s:s,s:s,s:s}", "sha256", check->sha256, "serial", check->serial,
+                          "subject", check->subject, "issuer", check->issuer);
+    if (d != NULL && check->verify_error != 0) {
+        json_object_set_new(d, "verify_error",
+                            json_string(X509_verify_cert_error_string(check->verify_error)));
+        json_object_set_new(d, "verify_depth", json_integer(check->verify_depth));
+    }
+    return d;
+}
+
+/*
+ * Refuses the call (401 or 403) and records the refusal. A refused client
+ * certificate gets an error code naming the rule it broke; a token learns
+ * nothing about why.
+ */
 static void deny(api_call *c, int status, const char *reason)
 {
+    int by_cert = status == 401 && strncmp(reason, "client_certificate_", 19) == 0;
     const char *message =
         status == 401 ? "authenticate with 'Authorization: Bearer <token>' or a registered TLS "
                         "client certificate"
                       : "your role does not allow this operation";
-    if (status == 401) {
+    if (by_cert) {
+        rb_http_add_header(c->resp, "WWW-Authenticate", "Bearer realm=\"rubrica\"");
+        api_error(c, 401, reason, cert_message(c->cert.verdict), NULL);
+    } else if (status == 401) {
         rb_http_add_header(c->resp, "WWW-Authenticate",
                            strcmp(reason, "invalid_token") == 0
                                ? "Bearer realm=\"rubrica\", error=\"invalid_token\""
@@ -325,10 +420,97 @@ static void deny(api_call *c, int status, const char *reason)
         json_object_set_new(c->detail, "user", json_string(c->user.name));
         json_object_set_new(c->detail, "role", json_string(rb_user_role_name(c->user.role)));
     }
+    if (by_cert)
+        json_object_set_new(c->detail, "client_certificate", cert_detail(&c->cert));
+    if (c->blocked_ms > 0) /* the last attempt audited before the address is throttled */
+        json_object_set_new(c->detail, "throttled_for_s", json_integer(c->blocked_ms / 1000));
     snprintf(c->object, sizeof(c->object), "api");
     rb_error err = {0};
     if (audit_call(c, "api.denied", &err) != RB_OK)
         rb_log(RB_LOG_ERROR, "api: cannot audit a refused call: %s", err.message);
+}
+
+/* ---- throttling ---- */
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Answers 429 without touching the store: the address failed too often. */
+static void too_many(api_call *c, int64_t wait_ms)
+{
+    char retry[24], message[160];
+    int64_t seconds = (wait_ms + 999) / 1000;
+    snprintf(retry, sizeof(retry), "%lld", (long long)seconds);
+    snprintf(message, sizeof(message),
+             "too many failed authentications from your address; try again in %lld seconds",
+             (long long)seconds);
+    rb_http_add_header(c->resp, "Retry-After", retry);
+    api_error(c, 429, "too_many_failed_authentications", message, NULL);
+}
+
+/* A limiter time (monotonic) as RFC 3339, through the wall clock now. */
+static json_t *limiter_time(rb_ctx *ctx, int64_t mono_now, int64_t mono)
+{
+    char text[RB_TIME_TEXT_LEN];
+    return json_string(rb_time_format(rb_ctx_now_ms(ctx) - (mono_now - mono), text, sizeof(text)));
+}
+
+/* One api.throttled record per summary, in one transaction; logged if that fails. */
+static void record_summaries(const rb_http_api *api, rb_ctx *ctx, int64_t mono_now,
+                             const http_ratelimit_summary *sums, size_t n)
+{
+    http_ratelimit_config cfg = http_ratelimit_get_config(api->limiter);
+    const char *previous_actor = ctx->actor;
+    ctx->actor = "api:anonymous";
+    rb_error err = {0};
+    rb_status s = rb_store_begin(ctx->store, &err);
+    for (size_t i = 0; s == RB_OK && i < n; i++) {
+        const http_ratelimit_summary *sum = &sums[i];
+        json_t *detail =
+            json_pack("{s:s,s:I,s:I,s:o,s:o,s:I,s:I}", "client", sum->client, "suppressed",
+                      (json_int_t)sum->suppressed, "clients", (json_int_t)sum->clients, "first_at",
+                      limiter_time(ctx, mono_now, sum->first_ms), "last_at",
+                      limiter_time(ctx, mono_now, sum->last_ms), "max_failures",
+                      (json_int_t)cfg.max_failures, "window_s", (json_int_t)(cfg.window_ms / 1000));
+        if (detail != NULL && sum->blocked_until_ms != 0)
+            json_object_set_new(detail, "blocked_until",
+                                limiter_time(ctx, mono_now, sum->blocked_until_ms));
+        s = rb_audit_append(ctx, "api.throttled", "api", detail, NULL, &err);
+        json_decref(detail);
+    }
+    if (s == RB_OK)
+        s = rb_store_commit(ctx->store, &err);
+    if (s != RB_OK) {
+        rb_store_rollback(ctx->store);
+        rb_log(RB_LOG_ERROR, "api: cannot audit throttled attempts: %s", err.message);
+        for (size_t i = 0; i < n; i++)
+            rb_log(RB_LOG_ERROR, "api: unaudited: %llu attempts from %s suppressed",
+                   (unsigned long long)sums[i].suppressed, sums[i].client);
+    }
+    ctx->actor = previous_actor;
+}
+
+/* Records the summaries that are due (all of them when all is set). */
+static void audit_throttled(const rb_http_api *api, rb_ctx *ctx, int all)
+{
+    http_ratelimit_summary sums[SUMMARY_BATCH];
+    int64_t now = monotonic_ms();
+    size_t n;
+    do {
+        n = http_ratelimit_take(api->limiter, now, all, sums, SUMMARY_BATCH);
+        if (n > 0)
+            record_summaries(api, ctx, now, sums, n);
+    } while (all && n > 0);
+}
+
+void rb_http_api_flush(rb_http_api *api, rb_ctx *ctx)
+{
+    if (api != NULL && ctx != NULL && ctx->store != NULL)
+        audit_throttled(api, ctx, 1);
 }
 
 /* ---- request bodies ---- */
@@ -559,6 +741,20 @@ static void do_list(api_call *c)
         json_pack("{s:I,s:o}", "count", (json_int_t)json_array_size(list), "certificates", list));
 }
 
+/*
+ * After a revocation, suspension or reinstatement: the CRLs (read-only at
+ * GET /crl/) are re-signed at once, and the record is the answer. The change
+ * is committed already; if signing fails, the maintenance thread retries.
+ */
+static void respond_changed(api_call *c)
+{
+    rb_error err = {0};
+    if (rb_ca_crl_refresh_all(c->req->ctx, &c->api->secret, NULL, &err) != RB_OK)
+        rb_log(RB_LOG_WARN, "api: the CRLs were not re-signed after a change to %s: %s", c->serial,
+               err.message);
+    respond_record(c, 200);
+}
+
 static void do_revoke(api_call *c)
 {
     static const char *const allowed[] = {"reason", "cause", "invalidity", NULL};
@@ -581,25 +777,32 @@ static void do_revoke(api_call *c)
     if (rb_ca_revoke(c->req->ctx, c->serial, reason, cause, invalidity, &err) != RB_OK)
         library_error(c, &err, 1);
     else
-        respond_record(c, 200);
+        respond_changed(c);
 done:
     json_decref(doc);
 }
 
 static void do_suspend(api_call *c)
 {
-    static const char *const allowed[] = {"until", "cause", NULL};
+    static const char *const allowed[] = {"until", "cause", "reason", NULL};
     json_t *doc = parse_body(c, allowed, 1);
-    const char *cause = NULL;
+    const char *cause = NULL, *reason_text = NULL;
     int64_t until = 0;
+    rb_revocation_reason expiry_reason = RB_REASON_UNSPECIFIED;
     rb_error err = {0};
     if (doc == NULL || member_string(c, doc, "cause", &cause) != 0 ||
-        member_time(c, doc, "until", &until) != 0)
+        member_time(c, doc, "until", &until) != 0 ||
+        member_string(c, doc, "reason", &reason_text) != 0)
         goto done;
-    if (rb_ca_suspend(c->req->ctx, c->serial, until, cause, &err) != RB_OK)
+    /* 'reason': what the hold becomes if it reaches its limit without reinstatement. */
+    if (reason_text != NULL && rb_reason_parse(reason_text, &expiry_reason, &err) != RB_OK) {
+        api_error(c, 400, "invalid_request", err.message, err.rule);
+        goto done;
+    }
+    if (rb_ca_suspend(c->req->ctx, c->serial, until, expiry_reason, cause, &err) != RB_OK)
         library_error(c, &err, 1);
     else
-        respond_record(c, 200);
+        respond_changed(c);
 done:
     json_decref(doc);
 }
@@ -612,7 +815,7 @@ static void do_reinstate(api_call *c)
     if (doc != NULL && rb_ca_reinstate(c->req->ctx, c->serial, &err) != RB_OK)
         library_error(c, &err, 1);
     else if (doc != NULL)
-        respond_record(c, 200);
+        respond_changed(c);
     json_decref(doc);
 }
 
@@ -677,8 +880,14 @@ void rb_http_handle_api(rb_http_request *req, rb_http_response *resp, void *arg)
     resolve(&c);
     const char *reason = NULL;
     rb_error err = {0};
-    rb_status s = authenticate(&c, &reason, &err);
-    if (s == RB_EPERM) {
+    int64_t wait = http_ratelimit_check(c.api->limiter, req->client_addr, monotonic_ms());
+    if (wait == 0)
+        audit_throttled(c.api, req->ctx, 0); /* a 429 never touches the store */
+    rb_status s = wait > 0 ? RB_OK : authenticate(&c, &reason, &err);
+    if (wait > 0) {
+        too_many(&c, wait);
+    } else if (s == RB_EPERM) {
+        c.blocked_ms = http_ratelimit_fail(c.api->limiter, req->client_addr, monotonic_ms());
         deny(&c, 401, reason);
     } else if (s != RB_OK) {
         rb_log(RB_LOG_ERROR, "api: cannot authenticate: %s", err.message);

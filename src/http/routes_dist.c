@@ -1,8 +1,9 @@
 /*
- * GET /crl/{ca}.crl and GET /ca/{ca}.crt: the CRL and CA certificate
- * distribution points the certificates' CRLDP and AIA name (RFC 5280 4.2.1.13,
- * 4.2.2.1). Both are DER, as RFC 5280 requires for HTTP, with Last-Modified
- * and Cache-Control so caches can help without hiding a revocation for long.
+ * GET /crl/{ca}.crl, GET /crl/{ca}-delta.crl and GET /ca/{ca}.crt: the CRL and
+ * CA certificate distribution points the certificates' CRLDP and AIA and the
+ * complete CRL's Freshest CRL name (RFC 5280 4.2.1.13, 4.2.2.1, 5.2.6). Both are DER, as RFC 5280
+ * requires for HTTP, with Last-Modified and Cache-Control so caches can help without hiding a
+ * revocation for long.
  */
 #include "http/routes.h"
 
@@ -85,18 +86,39 @@ static void send_der(rb_http_request *req, rb_http_response *resp, const char *t
     rb_http_respond_take(resp, 200, type, der, len);
 }
 
+/*
+ * Read-only: the stored CRL as last signed. The maintenance thread of
+ * `rubrica serve` and the lifecycle changes keep it fresh; a GET never writes.
+ * "{ca}-delta.crl" is the delta CRL of {ca}, unless a CA has that whole name.
+ */
+static rb_status stored_crl(rb_ctx *ctx, const char *path, uint8_t **der, size_t *len,
+                            rb_error *err)
+{
+    char name[64];
+    if (ca_name_from_path(path, CRL_PREFIX, "-delta.crl", name, sizeof(name))) {
+        rb_status s = rb_ca_crl_stored(ctx, name, RB_CRL_DELTA, der, len, err);
+        if (s != RB_ENOTFOUND)
+            return s;
+    }
+    if (!ca_name_from_path(path, CRL_PREFIX, ".crl", name, sizeof(name)))
+        return rb_fail(err, RB_ENOTFOUND, NULL, "no such CRL");
+    return rb_ca_crl_stored(ctx, name, RB_CRL_FULL, der, len, err);
+}
+
 void rb_http_handle_crl(rb_http_request *req, rb_http_response *resp, void *arg)
 {
-    const rb_key_secret *secret = arg;
-    char name[64];
-    if (!ca_name_from_path(req->path, CRL_PREFIX, ".crl", name, sizeof(name))) {
-        unknown_ca(resp);
-        return;
-    }
+    (void)arg;
     uint8_t *der = NULL;
     size_t len = 0;
     rb_error err = {0};
-    if (rb_ca_crl_current(req->ctx, name, secret, 0, &der, &len, &err) != RB_OK) {
+    rb_status s = stored_crl(req->ctx, req->path, &der, &len, &err);
+    if (s == RB_ESTATE) {
+        rb_log(RB_LOG_WARN, "distribution: %s", err.message);
+        rb_http_respond_error(resp, 503, "crl_not_signed",
+                              "the CA has not signed this CRL yet; try again shortly");
+        return;
+    }
+    if (s != RB_OK) {
         ca_failure(resp, &err);
         return;
     }
@@ -104,7 +126,7 @@ void rb_http_handle_crl(rb_http_request *req, rb_http_response *resp, void *arg)
     X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
     if (crl == NULL) {
         free(der);
-        rb_log(RB_LOG_ERROR, "distribution: the stored CRL of %s does not parse", name);
+        rb_log(RB_LOG_ERROR, "distribution: the stored CRL for %s does not parse", req->path);
         rb_http_respond_error(resp, 500, "internal", "the stored CRL is damaged");
         return;
     }
@@ -113,6 +135,11 @@ void rb_http_handle_crl(rb_http_request *req, rb_http_response *resp, void *arg)
     const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
     int64_t left = next ? (rb_asn1_time_ms(next) - now) / 1000 : 0;
     X509_CRL_free(crl);
+    if (left <= 0)
+        rb_log(RB_LOG_WARN,
+               "distribution: %s is past its nextUpdate; is the CA key available "
+               "to the maintenance thread?",
+               req->path);
     int64_t max_age = left < 0 ? 0 : left < CRL_MAX_AGE_S ? left : CRL_MAX_AGE_S;
     send_der(req, resp, "application/pkix-crl", der, len, this_update, max_age);
 }

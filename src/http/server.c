@@ -45,6 +45,7 @@ struct rb_http_server {
     http_route_stats *stats; /* route_count + 1: the last counts unmatched requests */
     struct MHD_Daemon *daemon;
     rb_perthread *threads; /* rb_ctx per pool thread */
+    rb_perthread *spares;  /* http_spare per pool thread */
     http_log *log;         /* NULL: no access log */
     struct sockaddr_storage addr;
     _Atomic int in_flight;
@@ -60,6 +61,7 @@ typedef struct rb_http_deferral {
     size_t route; /* index into srv->stats */
     char method[16], version[16];
     char *path;
+    size_t path_cap;
     uint8_t *body;
     size_t body_len, body_cap;
     int too_large;
@@ -301,7 +303,7 @@ static void dispatch(request_state *st)
         return;
     }
     st->req.ctx = ctx;
-    st->req.body = st->body ? st->body : (const uint8_t *)"";
+    st->req.body = st->body_len > 0 ? st->body : (const uint8_t *)"";
     st->req.body_len = st->body_len;
     srv->routes[route].handler(&st->req, &st->resp, srv->routes[route].arg);
     if (st->resp.status == 0)
@@ -310,14 +312,104 @@ static void dispatch(request_state *st)
 
 /* ---- libmicrohttpd callbacks ---- */
 
+/*
+ * Each pool thread keeps the state of its last finished request, buffers
+ * included, for its next one: a keep-alive client then costs no allocation
+ * per request here (and no malloc_consolidate, which every free-then-calloc of
+ * a state this size set off).
+ */
+#define SPARE_MAX_BODY (64 * 1024) /* larger body buffers are not kept */
+
+typedef struct http_spare {
+    request_state *st;
+} http_spare;
+
+static void state_destroy(request_state *st)
+{
+    free(st->resp.body);
+    free(st->body);
+    free(st->path);
+    free(st);
+}
+
+static void *spare_make(void *arg, rb_error *err)
+{
+    (void)arg;
+    http_spare *spare = calloc(1, sizeof(*spare));
+    if (spare == NULL)
+        rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    return spare;
+}
+
+static void spare_free(void *value)
+{
+    http_spare *spare = value;
+    if (spare->st != NULL)
+        state_destroy(spare->st);
+    free(spare);
+}
+
+/* A cleared state, the thread's spare if it has one (its buffers kept), else a new one. */
+static request_state *state_take(rb_http_server *srv)
+{
+    http_spare *spare = NULL;
+    rb_error ignored = {0};
+    if (rb_perthread_get(srv->spares, (void **)&spare, &ignored) != RB_OK || spare->st == NULL)
+        return calloc(1, sizeof(request_state));
+    request_state *st = spare->st;
+    spare->st = NULL;
+    char *path = st->path;
+    size_t path_cap = st->path_cap;
+    uint8_t *body = st->body;
+    size_t body_cap = st->body_cap;
+    memset(st, 0, sizeof(*st));
+    st->path = path;
+    st->path_cap = path_cap;
+    st->body = body;
+    st->body_cap = body_cap;
+    return st;
+}
+
+static void state_free(request_state *st)
+{
+    /*
+     * rb_http_release resumes the connection with st->lock held, so this
+     * request can complete before that thread has unlocked: wait for it to
+     * let go before the state is reused or freed.
+     */
+    pthread_mutex_lock(&st->lock);
+    pthread_mutex_unlock(&st->lock);
+    pthread_mutex_destroy(&st->lock);
+    free(st->resp.body);
+    st->resp.body = NULL;
+    http_spare *spare = NULL;
+    rb_error ignored = {0};
+    if (st->body_cap <= SPARE_MAX_BODY &&
+        rb_perthread_get(st->srv->spares, (void **)&spare, &ignored) == RB_OK &&
+        spare->st == NULL) {
+        spare->st = st;
+        return;
+    }
+    state_destroy(st);
+}
+
 static request_state *state_new(rb_http_server *srv, struct MHD_Connection *conn, const char *url,
                                 const char *method, const char *version)
 {
-    request_state *st = calloc(1, sizeof(*st));
-    if (st == NULL || (st->path = strdup(url)) == NULL) {
-        free(st);
+    request_state *st = state_take(srv);
+    if (st == NULL)
         return NULL;
+    size_t url_len = strlen(url);
+    if (url_len + 1 > st->path_cap) {
+        char *grown = realloc(st->path, url_len + 1);
+        if (grown == NULL) {
+            state_destroy(st);
+            return NULL;
+        }
+        st->path = grown;
+        st->path_cap = url_len + 1;
     }
+    memcpy(st->path, url, url_len + 1);
     clock_gettime(CLOCK_MONOTONIC, &st->start);
     st->srv = srv;
     st->conn = conn;
@@ -340,15 +432,6 @@ static request_state *state_new(rb_http_server *srv, struct MHD_Connection *conn
     else
         snprintf(st->req.client_addr, sizeof(st->req.client_addr), "-");
     return st;
-}
-
-static void state_free(request_state *st)
-{
-    free(st->resp.body);
-    free(st->body);
-    free(st->path);
-    pthread_mutex_destroy(&st->lock);
-    free(st);
 }
 
 static enum MHD_Result send_response(request_state *st)
@@ -561,6 +644,7 @@ static void free_server(rb_http_server *srv)
 {
     http_log_close(srv->log); /* writes out what the pool threads buffered */
     rb_perthread_free(srv->threads);
+    rb_perthread_free(srv->spares);
     free(srv->routes);
     free(srv->stats);
     free(srv);
@@ -576,6 +660,8 @@ rb_status rb_http_server_start(const rb_http_config *cfg, const rb_http_route *r
     s = parse_listen(cfg->listen ? cfg->listen : "127.0.0.1:8080", &srv->addr, err);
     if (s == RB_OK)
         s = rb_perthread_new(thread_make, thread_free, srv, &srv->threads, err);
+    if (s == RB_OK)
+        s = rb_perthread_new(spare_make, spare_free, srv, &srv->spares, err);
     if (s == RB_OK && srv->cfg.access_log_fd >= 0)
         s = http_log_open(srv->cfg.access_log_fd, &srv->log, err);
     if (s != RB_OK) {

@@ -30,8 +30,12 @@ typedef struct ocsp_issuer {
     } hashes[OCSP_HASH_ALGS];
 } ocsp_issuer;
 
+typedef struct ocsp_hot_entry ocsp_hot_entry;
+
 struct rb_ocsp_responder {
     int64_t validity_ms;
+    ocsp_hot_entry *hot; /* hotcache.c; NULL when it could not be allocated */
+    pthread_mutex_t hot_lock;
     ocsp_issuer **issuers;
     size_t count;
     struct rb_authority **owned; /* responder authorities the loader keeps alive */
@@ -44,6 +48,21 @@ typedef struct ocsp_cert_state {
     char status[16]; /* 'valid', 'suspended' or 'revoked' */
     int64_t revoked_ms, reason, invalidity_ms;
 } ocsp_cert_state;
+
+/* The in-memory answer cache (hotcache.c). init fails only for lack of memory. */
+rb_status ocsp_hot_init(rb_ocsp_responder *r) RB_MUST_CHECK;
+void ocsp_hot_free(rb_ocsp_responder *r);
+/*
+ * Copies into *out (der malloc'd; times set) the answer kept for serial under
+ * issuer if it was read from the store at change counter counter (see
+ * rb_store_change_counter; 0 never matches) and is before its nextUpdate.
+ * Returns 1 on a hit.
+ */
+int ocsp_hot_get(const rb_ocsp_responder *r, const ocsp_issuer *issuer, const char *serial,
+                 uint64_t counter, int64_t now, rb_ocsp_answer *out);
+/* Keeps a copy of answer, read from ocsp_responses after the counter was. Best effort. */
+void ocsp_hot_put(const rb_ocsp_responder *r, const ocsp_issuer *issuer, const char *serial,
+                  uint64_t counter, const rb_ocsp_answer *answer);
 
 /* The issuer whose name and key hashes the CertID carries, or NULL. */
 const ocsp_issuer *ocsp_issuer_find(const rb_ocsp_responder *r, const rb_ocsp_certid *id);

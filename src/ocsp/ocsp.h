@@ -5,10 +5,14 @@
  * single requests are pre-signed and kept in ocsp_responses, which every
  * lifecycle change clears for its serial in its own transaction.
  *
- * Threads: one rb_ocsp_responder is built at start-up and shared, read-only,
- * by every thread; each thread passes its own rb_ctx (its own store
- * connection). Nothing about a certificate's status is kept in memory, so
- * several processes sharing one PostgreSQL always agree.
+ * Threads: one rb_ocsp_responder is built at start-up and shared by every
+ * thread; each thread passes its own rb_ctx (its own store connection). The
+ * one thing kept in memory is a copy of recently served ocsp_responses rows,
+ * each used only while the store's change counter (rb_store_change_counter)
+ * has not moved since it was read: a revocation committed by any process is
+ * answered by the next query. Where the store has no such counter
+ * (PostgreSQL), every answer comes from the store, so several processes
+ * sharing one PostgreSQL always agree.
  */
 #ifndef RB_OCSP_OCSP_H
 #define RB_OCSP_OCSP_H
@@ -63,6 +67,17 @@ typedef struct rb_ocsp_request {
 rb_status rb_ocsp_request_parse(const uint8_t *der, size_t len, rb_ocsp_request *out,
                                 rb_error *err) RB_MUST_CHECK;
 void rb_ocsp_request_clear(rb_ocsp_request *req);
+
+/*
+ * Recognises the common RFC 5019 2.1.1 request without allocating: exactly
+ * one Request with a SHA-1 CertID and a positive serial of at most 20
+ * octets, no version, requestorName, extensions or signature, in strict DER.
+ * Returns 1 and fills *out (id NULL; hashes borrow from der) when der is
+ * that; 0 otherwise, and then rb_ocsp_request_parse decides. Whatever it
+ * accepts, rb_ocsp_request_parse reads the same way (fuzz_ocsp_request
+ * checks this).
+ */
+int rb_ocsp_request_parse_simple(const uint8_t *der, size_t len, rb_ocsp_certid *out);
 
 /* ---- the responder ----------------------------------------------------- */
 

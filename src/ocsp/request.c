@@ -1,7 +1,9 @@
 /*
  * Parsing an OCSPRequest from the network: size-bounded, whole-input DER
  * through OpenSSL's OCSP_REQUEST, then reduced to what answering needs (the
- * CertIDs' hashes and serials as text, whether a nonce must be echoed).
+ * CertIDs' hashes and serials as text, whether a nonce must be echoed). The
+ * common RFC 5019 form (one SHA-1 CertID, nothing else) is also recognised
+ * by a small strict-DER reader that allocates nothing.
  */
 #include "ocsp/ocsp.h"
 
@@ -58,6 +60,108 @@ static int echoable_nonce(OCSP_REQUEST *req)
         nonce_len = ASN1_STRING_length(inner);
     ASN1_OCTET_STRING_free(inner);
     return nonce_len >= 1 && nonce_len <= RB_OCSP_MAX_NONCE;
+}
+
+/* A DER element read by der_next: its tag and where its contents lie. */
+typedef struct der_elem {
+    int tag;
+    const uint8_t *body, *end;
+} der_elem;
+
+/*
+ * Reads the element starting at *p (before end) with tag, in strict DER:
+ * one-byte tag, definite length in the shortest form, at most 64 KiB.
+ * Advances *p past it. Returns 0 for anything else.
+ */
+static int der_next(const uint8_t **p, const uint8_t *end, int tag, der_elem *out)
+{
+    const uint8_t *at = *p;
+    if (end - at < 2 || at[0] != tag)
+        return 0;
+    size_t len = at[1];
+    at += 2;
+    if (len == 0x81) {
+        if (end - at < 1 || at[0] < 0x80)
+            return 0;
+        len = at[0];
+        at += 1;
+    } else if (len == 0x82) {
+        if (end - at < 2 || at[0] == 0)
+            return 0;
+        len = (size_t)at[0] << 8 | at[1];
+        at += 2;
+    } else if (len > 0x7f) {
+        return 0;
+    }
+    if ((size_t)(end - at) < len)
+        return 0;
+    out->tag = tag;
+    out->body = at;
+    out->end = at + len;
+    *p = at + len;
+    return 1;
+}
+
+/* Each SEQUENCE must be the whole of its parent: nothing optional may follow. */
+static int der_only(const uint8_t **p, const uint8_t *end, int tag, der_elem *out)
+{
+    return der_next(p, end, tag, out) && *p == end;
+}
+
+int rb_ocsp_request_parse_simple(const uint8_t *der, size_t len, rb_ocsp_certid *out)
+{
+    static const uint8_t sha1_oid[] = {0x2b, 0x0e, 0x03, 0x02, 0x1a};
+    const uint8_t *p = der, *end = der + len;
+    der_elem req, tbs, list, one, cid, alg, oid, null, name, key, serial;
+    if (len > RB_OCSP_MAX_REQUEST_BYTES || !der_only(&p, end, 0x30, &req))
+        return 0;
+    p = req.body;
+    if (!der_only(&p, req.end, 0x30, &tbs))
+        return 0; /* a signature follows */
+    p = tbs.body;
+    if (!der_only(&p, tbs.end, 0x30, &list))
+        return 0; /* version, requestorName or requestExtensions */
+    p = list.body;
+    if (!der_only(&p, list.end, 0x30, &one))
+        return 0; /* more than one Request */
+    p = one.body;
+    if (!der_only(&p, one.end, 0x30, &cid))
+        return 0; /* singleRequestExtensions */
+    p = cid.body;
+    if (!der_next(&p, cid.end, 0x30, &alg) || !der_next(&p, cid.end, 0x04, &name) ||
+        !der_next(&p, cid.end, 0x04, &key) || !der_only(&p, cid.end, 0x02, &serial))
+        return 0;
+    p = alg.body;
+    if (!der_next(&p, alg.end, 0x06, &oid) || oid.end - oid.body != sizeof(sha1_oid) ||
+        memcmp(oid.body, sha1_oid, sizeof(sha1_oid)) != 0)
+        return 0;
+    if (p != alg.end && (!der_only(&p, alg.end, 0x05, &null) || null.body != null.end))
+        return 0;
+    /* A positive serial of 1 to 20 octets, minimally encoded; the rest is for OpenSSL. */
+    const uint8_t *mag = serial.body;
+    size_t mag_len = (size_t)(serial.end - serial.body);
+    if (mag_len == 0 || (mag[0] & 0x80) != 0)
+        return 0;
+    if (mag[0] == 0 && mag_len > 1) {
+        if ((mag[1] & 0x80) == 0)
+            return 0;
+        mag++;
+        mag_len--;
+    }
+    if (mag_len > 20 || (mag_len == 1 && mag[0] == 0))
+        return 0;
+    static const char digits[] = "0123456789ABCDEF";
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < mag_len; i++) {
+        out->serial[2 * i] = digits[mag[i] >> 4];
+        out->serial[2 * i + 1] = digits[mag[i] & 0xf];
+    }
+    out->hash_nid = NID_sha1;
+    out->name_hash = name.body;
+    out->name_hash_len = (size_t)(name.end - name.body);
+    out->key_hash = key.body;
+    out->key_hash_len = (size_t)(key.end - key.body);
+    return 1;
 }
 
 static void describe_certid(OCSP_CERTID *cid, rb_ocsp_certid *out)

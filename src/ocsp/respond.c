@@ -43,7 +43,7 @@ static rb_status answer_error(int status, rb_ocsp_answer *out)
 static rb_status cache_get(rb_ctx *ctx, const ocsp_issuer *issuer, const char *serial, int64_t now,
                            rb_ocsp_answer *out, int *hit, rb_error *err)
 {
-    rb_stmt *stmt;
+    rb_stmt *stmt = NULL; /* rb_store_prepare leaves it alone when it fails */
     int has_row = 0;
     *hit = 0;
     rb_status s =
@@ -73,7 +73,8 @@ static rb_status cache_get(rb_ctx *ctx, const ocsp_issuer *issuer, const char *s
             *hit = 1;
         }
     }
-    rb_stmt_reset(stmt);
+    if (stmt != NULL)
+        rb_stmt_reset(stmt);
     return s;
 }
 
@@ -103,8 +104,16 @@ static void cache_store(rb_ctx *ctx, const char *serial, const ocsp_cert_state *
 static rb_status answer_cached(const rb_ocsp_responder *r, rb_ctx *ctx, const ocsp_issuer *issuer,
                                const char *serial, int64_t now, rb_ocsp_answer *out, rb_error *err)
 {
-    int hit = 0;
-    rb_status s = cache_get(ctx, issuer, serial, now, out, &hit, err);
+    /* Read before the row, so that any commit after the read moves it past what is kept. */
+    uint64_t counter =
+        rb_store_in_transaction(ctx->store) ? 0 : rb_store_change_counter(ctx->store);
+    int hit = ocsp_hot_get(r, issuer, serial, counter, now, out);
+    rb_status s = RB_OK;
+    if (!hit) {
+        s = cache_get(ctx, issuer, serial, now, out, &hit, err);
+        if (s == RB_OK && hit)
+            ocsp_hot_put(r, issuer, serial, counter, out);
+    }
     if (s != RB_OK || hit) {
         out->from_cache = hit;
         out->cacheable = hit;
@@ -153,9 +162,37 @@ static rb_status answer_fresh(const rb_ocsp_responder *r, rb_ctx *ctx, const rb_
     return s;
 }
 
+/*
+ * The RFC 5019 request read without OpenSSL's parser. Returns 1 when it
+ * answered (*s says how), 0 when the request is for the general path.
+ */
+static int respond_simple(const rb_ocsp_responder *r, rb_ctx *ctx, const uint8_t *der, size_t len,
+                          rb_ocsp_answer *out, rb_status *s, rb_error *err)
+{
+    rb_ocsp_certid id;
+    if (!rb_ocsp_request_parse_simple(der, len, &id))
+        return 0;
+    const ocsp_issuer *issuer = ocsp_issuer_find(r, &id);
+    if (issuer == NULL)
+        return 0; /* the general path words the refusal */
+    rb_ocsp_answer answer = {0};
+    *s = answer_cached(r, ctx, issuer, id.serial, rb_ctx_now_ms(ctx), &answer, err);
+    if (*s != RB_OK) {
+        rb_ocsp_answer_clear(&answer);
+        *s = answer_error(OCSP_RESPONSE_STATUS_INTERNALERROR, out);
+        return 1;
+    }
+    rb_metrics_add(RB_METRIC_OCSP_RESPONSES, 1);
+    *out = answer;
+    return 1;
+}
+
 rb_status rb_ocsp_respond(const rb_ocsp_responder *r, rb_ctx *ctx, const uint8_t *der, size_t len,
                           rb_ocsp_answer *out, rb_error *err)
 {
+    rb_status s;
+    if (respond_simple(r, ctx, der, len, out, &s, err))
+        return s;
     rb_ocsp_request req;
     if (rb_ocsp_request_parse(der, len, &req, err) != RB_OK)
         return answer_error(OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, out);
@@ -165,7 +202,6 @@ rb_status rb_ocsp_respond(const rb_ocsp_responder *r, rb_ctx *ctx, const uint8_t
         issuers[i] = ocsp_issuer_find(r, &req.ids[i]);
         served |= issuers[i] != NULL;
     }
-    rb_status s;
     if (!served) {
         rb_fail(err, RB_ENOTFOUND, "RFC 5019 2.2.3",
                 "the OCSP request names no CA this responder serves");

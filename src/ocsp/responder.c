@@ -22,6 +22,10 @@ rb_status rb_ocsp_responder_new(const rb_ocsp_config *config, rb_ocsp_responder 
         return rb_fail(err, RB_ENOMEM, NULL, "out of memory");
     r->validity_ms =
         config && config->validity_ms > 0 ? config->validity_ms : RB_OCSP_DEFAULT_VALIDITY_MS;
+    if (ocsp_hot_init(r) != RB_OK) {
+        free(r);
+        return rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    }
     *out = r;
     return RB_OK;
 }
@@ -47,6 +51,7 @@ void rb_ocsp_responder_free(rb_ocsp_responder *r)
     for (size_t i = 0; i < r->owned_count; i++)
         rb_authority_free(r->owned[i]);
     free(r->owned);
+    ocsp_hot_free(r);
     free(r);
 }
 

@@ -229,13 +229,30 @@ static rb_status build_san(const char *email, rb_subject *out, rb_error *err)
 rb_status rb_subject_build(const rb_jurisdiction *j, const rb_profile *p, json_t *fields,
                            rb_subject *out, rb_error *err)
 {
+    X509_NAME *name = X509_NAME_new();
+    if (name == NULL) {
+        memset(out, 0, sizeof(*out));
+        return rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    }
+    rb_status s = rb_subject_build_in(j, p, fields, name, out, err);
+    if (s != RB_OK)
+        X509_NAME_free(name);
+    else
+        out->name_borrowed = 0;
+    return s;
+}
+
+rb_status rb_subject_build_in(const rb_jurisdiction *j, const rb_profile *p, json_t *fields,
+                              X509_NAME *name, rb_subject *out, rb_error *err)
+{
     memset(out, 0, sizeof(*out));
     rb_status s = check_fields(p, fields, err);
     if (s != RB_OK)
         return s;
+    out->name = name;
+    out->name_borrowed = 1;
     out->fields = json_deep_copy(fields);
-    out->name = X509_NAME_new();
-    if (out->fields == NULL || out->name == NULL) {
+    if (out->fields == NULL) {
         rb_subject_clear(out);
         return rb_fail(err, RB_ENOMEM, NULL, "out of memory");
     }
@@ -271,7 +288,8 @@ void rb_subject_clear(rb_subject *subject)
 {
     if (subject == NULL)
         return;
-    X509_NAME_free(subject->name);
+    if (!subject->name_borrowed)
+        X509_NAME_free(subject->name);
     GENERAL_NAMES_free(subject->san);
     json_decref(subject->fields);
     memset(subject, 0, sizeof(*subject));

@@ -22,7 +22,8 @@
 #define RB_LIMITS_MAX_CHARS 191
 
 typedef struct rb_subject {
-    X509_NAME *name;
+    X509_NAME *name; /* owned, unless built with rb_subject_build_in */
+    int name_borrowed;
     GENERAL_NAMES *san;   /* NULL when there is no e-mail address */
     char subject_id[128]; /* serialNumber or organizationIdentifier, for search */
     /* limits of representation or competence, may be empty */
@@ -39,6 +40,14 @@ typedef struct rb_subject {
  */
 rb_status rb_subject_build(const rb_jurisdiction *jurisdiction, const rb_profile *profile,
                            json_t *fields, rb_subject *out, rb_error *err) RB_MUST_CHECK;
+
+/*
+ * The same, building the name into name (borrowed; empty, e.g. the subject
+ * name of a certificate being built, so the name is not copied into it).
+ */
+rb_status rb_subject_build_in(const rb_jurisdiction *jurisdiction, const rb_profile *profile,
+                              json_t *fields, X509_NAME *name, rb_subject *out,
+                              rb_error *err) RB_MUST_CHECK;
 
 /* Frees what rb_subject_build allocated; the struct itself is the caller's. */
 void rb_subject_clear(rb_subject *subject);

@@ -86,8 +86,12 @@ rb_status rb_spki_sha256_hex(const X509_PUBKEY *spki, char out[65], rb_error *er
         return rb_fail_crypto(err, "cannot encode the public key");
     SHA256(der, (size_t)len, digest);
     OPENSSL_free(der);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = digits[digest[i] >> 4];
+        out[2 * i + 1] = digits[digest[i] & 15];
+    }
+    out[64] = '\0';
     return RB_OK;
 }
 

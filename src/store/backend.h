@@ -22,6 +22,8 @@ typedef struct rb_store_ops {
     int64_t (*int64)(void *stmt_impl, int col);
     const uint8_t *(*blob)(void *stmt_impl, int col, size_t *len);
     void (*reset)(void *stmt_impl);
+    /* See rb_store_change_counter; NULL when the back end has none. */
+    uint64_t (*change_counter)(void *impl);
     /* SQL that starts a write transaction (SQLite takes the write lock at once). */
     const char *begin_sql;
 } rb_store_ops;

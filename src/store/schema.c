@@ -128,6 +128,28 @@ static const rb_migration migrations[] = {
      " user_name TEXT NOT NULL REFERENCES users (name),"
      " subject TEXT NOT NULL,"
      " created_ms BIGINT NOT NULL);"},
+    {5, "hold expiry reason and delta CRLs",
+     /* The RFC 5280 reason a hold becomes when it reaches hold_until_ms
+      * without reinstatement; NULL: unspecified. */
+     "ALTER TABLE certificates ADD COLUMN hold_expiry_reason INTEGER;"
+     "CREATE INDEX certificates_hold ON certificates (status, hold_until_ms);"
+     /* The last delta CRL of each CA (RFC 5280 5.2.4): its number comes from
+      * the same sequence as crls.crl_number; base_crl_number names the
+      * complete CRL (crl_bases) it updates. A lifecycle change sets next_update_ms to 0
+      * (stale), as for crls. */
+     "CREATE TABLE delta_crls ("
+     " issuer TEXT PRIMARY KEY REFERENCES authorities (name),"
+     " crl_number BIGINT NOT NULL,"
+     " base_crl_number BIGINT NOT NULL,"
+     " this_update_ms BIGINT NOT NULL,"
+     " next_update_ms BIGINT NOT NULL,"
+     " der {blob} NOT NULL);"
+     /* The complete CRL each CA's delta CRLs are relative to: the last one
+      * signed on schedule (or forced), not one re-signed after a change. */
+     "CREATE TABLE crl_bases ("
+     " issuer TEXT PRIMARY KEY REFERENCES authorities (name),"
+     " crl_number BIGINT NOT NULL,"
+     " der {blob} NOT NULL);"},
 };
 
 const rb_migration *rb_schema_migrations(size_t *count)

@@ -4,6 +4,7 @@
  */
 #include "store/backend.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ struct rb_store {
     void *impl;
     rb_store_kind kind;
     int in_transaction;
+    uint64_t transaction_id; /* while in_transaction */
     char description[256];
     rb_stmt **cache;
     size_t cache_len, cache_cap;
@@ -121,9 +123,12 @@ rb_status rb_store_begin(rb_store *store, rb_error *err)
 {
     if (store->in_transaction)
         return rb_fail(err, RB_EINTERNAL, NULL, "a transaction is already open");
+    static _Atomic uint64_t last_transaction_id;
     rb_status status = store->ops->exec(store->impl, store->ops->begin_sql, err);
-    if (status == RB_OK)
+    if (status == RB_OK) {
         store->in_transaction = 1;
+        store->transaction_id = atomic_fetch_add(&last_transaction_id, 1) + 1;
+    }
     return status;
 }
 
@@ -154,6 +159,18 @@ void rb_store_rollback(rb_store *store)
 int rb_store_in_transaction(const rb_store *store)
 {
     return store->in_transaction;
+}
+
+uint64_t rb_store_transaction_id(const rb_store *store)
+{
+    return store->in_transaction ? store->transaction_id : 0;
+}
+
+uint64_t rb_store_change_counter(rb_store *store)
+{
+    if (store == NULL || store->ops->change_counter == NULL)
+        return 0;
+    return store->ops->change_counter(store->impl);
 }
 
 char *rb_store_translate(rb_store_kind kind, const char *sql)
@@ -208,6 +225,7 @@ static rb_stmt *cache_find(rb_store *store, const char *sql)
 
 rb_status rb_store_prepare(rb_store *store, const char *sql, rb_stmt **out, rb_error *err)
 {
+    *out = NULL; /* so that a caller may reset what a failed prepare left */
     rb_stmt *stmt = cache_find(store, sql);
     if (stmt != NULL) {
         store->ops->reset(stmt->impl);
@@ -294,6 +312,8 @@ const uint8_t *rb_stmt_blob(rb_stmt *stmt, int col, size_t *len)
 
 void rb_stmt_reset(rb_stmt *stmt)
 {
+    if (stmt == NULL) /* a prepare that failed leaves nothing to reset */
+        return;
     stmt->store->ops->reset(stmt->impl);
 }
 

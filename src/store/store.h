@@ -44,6 +44,24 @@ rb_status rb_store_commit(rb_store *store, rb_error *err) RB_MUST_CHECK;
 /* Abandons the open transaction, if any. */
 void rb_store_rollback(rb_store *store);
 int rb_store_in_transaction(const rb_store *store);
+/*
+ * A number that identifies the open transaction, unique within the process
+ * (0 outside a transaction), so a caller may keep what it read or wrote
+ * inside that transaction until it ends.
+ */
+uint64_t rb_store_transaction_id(const rb_store *store);
+
+/*
+ * A number that changes whenever any connection, in this process or another,
+ * commits to the store, read without a query or a system call: for caches of
+ * rows that must see a commit made elsewhere at once. Read it before reading
+ * the rows a cache keeps; they are current for as long as it does not change.
+ * Returns 0 when the back end cannot tell cheaply (PostgreSQL, SQLite outside
+ * WAL mode) or a commit is being published at this instant: read the store
+ * then. Values from connections to the same database compare; values
+ * from different databases mean nothing to each other.
+ */
+uint64_t rb_store_change_counter(rb_store *store);
 
 /*
  * Serialises writers on one named resource until the transaction ends:

@@ -1,10 +1,13 @@
 /*
- * RFC 3161 responses built with OpenSSL's TS_RESP_CTX. A TS_RESP_CTX holds
- * the request being answered, so it cannot be shared: each thread gets its
- * own, made on first use from the shared signer key, certificate and chain
- * (core/perthread.h). Serial numbers are 128 random bits (see serial_cb), the
- * time comes from the caller's rb_ctx clock, and each granted token is handed
- * to the record writer (records.c) before it may be sent.
+ * RFC 3161 responses. Queries that will be granted, with a P-256 file key,
+ * are answered by token.c, which encodes the token itself; the rest (other
+ * keys, token keys, every refusal) by OpenSSL's TS_RESP_CTX. A TS_RESP_CTX
+ * holds the request being answered, so it cannot be shared: each thread gets
+ * its own, made on first use from the shared signer key, certificate and
+ * chain (core/perthread.h), with its own signing context for token.c. Serial
+ * numbers are 128 random bits (see new_serial), the time comes from the
+ * caller's rb_ctx clock, and each granted token is handed to the record
+ * writer (records.c) before it may be sent.
  */
 #include "tsa/tsa.h"
 
@@ -12,6 +15,7 @@
 #include "core/metrics.h"
 #include "core/perthread.h"
 #include "tsa/records.h"
+#include "tsa/token.h"
 
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -32,7 +36,8 @@ struct rb_tsa {
     int accuracy_ms;
     int hardware; /* serialise signing (token keys) */
     pthread_mutex_t sign_lock;
-    rb_perthread *threads; /* tsa_thread per calling thread */
+    tsa_token_signer *fast; /* NULL: every query goes through OpenSSL */
+    rb_perthread *threads;  /* tsa_thread per calling thread */
     tsa_writer *writer;
     rb_authority *authority; /* when loaded from the store: keeps a token key's module open */
 };
@@ -40,6 +45,7 @@ struct rb_tsa {
 /* One thread's OpenSSL context and what its callbacks saw for the last request. */
 typedef struct tsa_thread {
     TS_RESP_CTX *rctx;
+    EVP_PKEY_CTX *sign_ctx; /* for token.c; NULL when the TSA has no fast path */
     const rb_clock *clock;
     int64_t at_ms;
     char serial[2 * TSA_SERIAL_BYTES + 1];
@@ -63,15 +69,22 @@ static void hex_upper(const uint8_t *data, size_t len, char *out)
  * key on tsa_tokens still refuses a duplicate before its token can leave.
  * RFC 3161 lets serials be up to 160 bits.
  */
+static int new_serial(uint8_t bytes[TSA_SERIAL_BYTES])
+{
+    if (RAND_bytes(bytes, TSA_SERIAL_BYTES) != 1)
+        return 0;
+    bytes[0] &= 0x7f; /* positive */
+    if (bytes[0] == 0)
+        bytes[0] = 1; /* always 16 bytes, so the hex form has one spelling */
+    return 1;
+}
+
 static ASN1_INTEGER *serial_cb(TS_RESP_CTX *rctx, void *data)
 {
     tsa_thread *t = data;
     uint8_t bytes[TSA_SERIAL_BYTES];
-    if (RAND_bytes(bytes, sizeof(bytes)) != 1)
+    if (!new_serial(bytes))
         goto fail;
-    bytes[0] &= 0x7f; /* positive */
-    if (bytes[0] == 0)
-        bytes[0] = 1; /* always 16 bytes, so the hex form has one spelling */
     BIGNUM *bn = BN_bin2bn(bytes, sizeof(bytes), NULL);
     ASN1_INTEGER *serial = bn ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
     BN_free(bn);
@@ -140,8 +153,13 @@ static void *thread_make(void *arg, rb_error *err)
         rb_fail(err, RB_ENOMEM, NULL, "out of memory");
         return NULL;
     }
-    t->rctx = make_resp_ctx(arg, t, err);
-    if (t->rctx == NULL) {
+    const rb_tsa *tsa = arg;
+    t->rctx = make_resp_ctx(tsa, t, err);
+    if (t->rctx != NULL && tsa->fast != NULL &&
+        (t->sign_ctx = tsa_token_sign_ctx(tsa->fast)) == NULL)
+        rb_fail_crypto(err, "could not set up the time-stamp signer");
+    if (t->rctx == NULL || (tsa->fast != NULL && t->sign_ctx == NULL)) {
+        TS_RESP_CTX_free(t->rctx);
         free(t);
         return NULL;
     }
@@ -152,6 +170,7 @@ static void thread_free(void *value)
 {
     tsa_thread *t = value;
     TS_RESP_CTX_free(t->rctx);
+    EVP_PKEY_CTX_free(t->sign_ctx);
     free(t);
 }
 
@@ -228,6 +247,12 @@ rb_status rb_tsa_new(const rb_tsa_config *cfg, EVP_PKEY *key, X509 *cert, STACK_
         s = c ? RB_OK : err->status;
         TS_RESP_CTX_free(c);
     }
+    if (s == RB_OK && !hardware) {
+        s = tsa_token_signer_new(key, cert, tsa->chain, tsa->policy, tsa->others, tsa->accuracy_ms,
+                                 &tsa->fast, err);
+        if (s == RB_ENOTFOUND)
+            s = RB_OK; /* not a key token.c signs with */
+    }
     if (s == RB_OK)
         s = rb_perthread_new(thread_make, thread_free, tsa, &tsa->threads, err);
     if (s == RB_OK)
@@ -246,6 +271,7 @@ void rb_tsa_free(rb_tsa *tsa)
         return;
     tsa_writer_stop(tsa->writer);
     rb_perthread_free(tsa->threads);
+    tsa_token_signer_free(tsa->fast);
     EVP_PKEY_free(tsa->key);
     X509_free(tsa->cert);
     sk_X509_pop_free(tsa->chain, X509_free);
@@ -326,25 +352,28 @@ void rb_tsa_config_clear(rb_tsa_config *cfg)
 }
 
 /*
- * What OpenSSL lets through and we refuse: bytes after the query (it parses
- * one DER object from a stream and ignores the rest) and nonces longer than
- * TSA_MAX_NONCE bytes (RFC 3161 2.4.1 suggests 64 bits). The caller then hands
- * OpenSSL nothing to parse, and it answers badDataFormat as for any garbage.
+ * The parsed query (owned), or NULL for garbage and for what OpenSSL lets
+ * through and we refuse: bytes after the query (it parses one DER object from
+ * a stream and ignores the rest) and nonces longer than TSA_MAX_NONCE bytes
+ * (RFC 3161 2.4.1 suggests 64 bits). For NULL the caller hands OpenSSL nothing
+ * to parse, and it answers badDataFormat as for any garbage.
  */
-static int acceptable_query(const uint8_t *req, size_t len)
+static TS_REQ *parse_query(const uint8_t *req, size_t len)
 {
     if (len == 0 || len > INT32_MAX)
-        return 0;
+        return NULL;
     const unsigned char *p = req;
     TS_REQ *parsed = d2i_TS_REQ(NULL, &p, (long)len);
     if (parsed == NULL) {
         ERR_clear_error();
-        return 0;
+        return NULL;
     }
     const ASN1_INTEGER *nonce = TS_REQ_get_nonce(parsed);
-    int ok = p == req + len && (nonce == NULL || ASN1_STRING_length(nonce) <= TSA_MAX_NONCE);
-    TS_REQ_free(parsed);
-    return ok;
+    if (p != req + len || (nonce != NULL && ASN1_STRING_length(nonce) > TSA_MAX_NONCE)) {
+        TS_REQ_free(parsed);
+        return NULL;
+    }
+    return parsed;
 }
 
 /*
@@ -409,10 +438,10 @@ static void fill_record(const tsa_thread *t, TS_RESP *resp, const uint8_t *der, 
     rec->token_sha256[2 * sizeof(hash)] = '\0';
 }
 
-/* Runs OpenSSL on req (or on nothing, when req is to be refused as malformed). */
+/* Runs OpenSSL on req, or on nothing when req is to be refused as malformed (len 0). */
 static TS_RESP *create_response(rb_tsa *tsa, tsa_thread *t, const uint8_t *req, size_t len)
 {
-    BIO *in = BIO_new_mem_buf(req, acceptable_query(req, len) ? (int)len : 0);
+    BIO *in = BIO_new_mem_buf(req, (int)len);
     if (in == NULL)
         return NULL;
     if (tsa->hardware)
@@ -431,6 +460,29 @@ static int is_granted(TS_RESP *resp)
            TS_RESP_get_token(resp) != NULL;
 }
 
+/* A query token.c answers: the token, its record queued. */
+static rb_status respond_fast(rb_tsa *tsa, tsa_thread *t, rb_ctx *ctx, TS_REQ *query,
+                              uint8_t **resp, size_t *resp_len, rb_tsa_done_fn done, void *arg,
+                              rb_error *err)
+{
+    uint8_t serial[TSA_SERIAL_BYTES];
+    if (!new_serial(serial))
+        return rb_fail_crypto(err, "could not draw a time-stamp serial number");
+    tsa_record *rec = calloc(1, sizeof(*rec));
+    if (rec == NULL)
+        return rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    rb_status s = tsa_token_build(tsa->fast, t->sign_ctx, query, serial,
+                                  rb_clock_now_ms(&ctx->clock), resp, resp_len, rec, err);
+    if (s != RB_OK) {
+        free(rec);
+        return s;
+    }
+    rec->done = done;
+    rec->arg = arg;
+    tsa_writer_submit(tsa->writer, rec);
+    return RB_OK;
+}
+
 rb_status rb_tsa_respond_async(rb_tsa *tsa, rb_ctx *ctx, const uint8_t *req, size_t len,
                                uint8_t **resp, size_t *resp_len, rb_tsa_done_fn done, void *arg,
                                rb_error *err)
@@ -439,9 +491,17 @@ rb_status rb_tsa_respond_async(rb_tsa *tsa, rb_ctx *ctx, const uint8_t *req, siz
     rb_status s = rb_perthread_get(tsa->threads, (void **)&t, err);
     if (s != RB_OK)
         return s;
+    TS_REQ *query = parse_query(req, len);
+    if (query != NULL && t->sign_ctx != NULL && tsa_token_takes(tsa->fast, query)) {
+        s = respond_fast(tsa, t, ctx, query, resp, resp_len, done, arg, err);
+        TS_REQ_free(query);
+        return s;
+    }
+    int acceptable = query != NULL;
+    TS_REQ_free(query);
     t->clock = &ctx->clock;
     t->serial[0] = '\0';
-    TS_RESP *answer = create_response(tsa, t, req, len);
+    TS_RESP *answer = create_response(tsa, t, req, acceptable ? len : 0);
     if (answer == NULL)
         return rb_fail_crypto(err, "could not build a time-stamp response");
     tsa_record *rec = NULL;

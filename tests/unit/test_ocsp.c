@@ -25,6 +25,7 @@ typedef struct fixture {
     X509 *good, *revoked, *suspended, *no_reason, *unknown, *foreign;
     rb_ocsp_responder *r;
     int64_t revoked_ms, invalidity_ms;
+    char path[600]; /* the SQLite file */
 } fixture;
 
 static EVP_PKEY *ec_key(void)
@@ -170,10 +171,9 @@ static int fixture_init(fixture *f, int with_responder)
 {
     memset(f, 0, sizeof(*f));
     rb_error err = {0};
-    char path[600];
-    snprintf(path, sizeof(path), "%s/ocsp.db", test_tmpdir());
+    snprintf(f->path, sizeof(f->path), "%s/ocsp.db", test_tmpdir());
     f->ctx.actor = "test";
-    if (rb_store_open(path, &f->ctx.store, &err) != RB_OK ||
+    if (rb_store_open(f->path, &f->ctx.store, &err) != RB_OK ||
         rb_store_migrate(f->ctx.store, &f->ctx.clock, NULL, &err) != RB_OK) {
         fprintf(stderr, "  store: %s\n", err.message);
         return 0;
@@ -530,6 +530,115 @@ TEST(ocsp_request_parse_nonce_limits)
     X509_free(leaf);
     X509_free(ca);
     EVP_PKEY_free(key);
+}
+
+/* Checks that the simple reader and OpenSSL's agree on der; returns what the simple one said. */
+static int simple_agrees(const uint8_t *der, size_t len, const char *serial)
+{
+    rb_ocsp_certid id;
+    rb_ocsp_request req;
+    rb_error err = {0};
+    int simple = rb_ocsp_request_parse_simple(der, len, &id);
+    if (!simple)
+        return 0;
+    if (rb_ocsp_request_parse(der, len, &req, &err) != RB_OK) {
+        CHECK(!"the general parser refuses what the simple one accepts");
+        return 1;
+    }
+    const rb_ocsp_certid *full = &req.ids[0];
+    CHECK(req.count == 1 && !req.has_nonce && full->hash_nid == NID_sha1);
+    CHECK(id.hash_nid == NID_sha1 && id.id == NULL);
+    CHECK_STR(id.serial, full->serial);
+    CHECK_STR(id.serial, serial);
+    CHECK(id.name_hash_len == full->name_hash_len &&
+          memcmp(id.name_hash, full->name_hash, id.name_hash_len) == 0);
+    CHECK(id.key_hash_len == full->key_hash_len &&
+          memcmp(id.key_hash, full->key_hash, id.key_hash_len) == 0);
+    rb_ocsp_request_clear(&req);
+    return 1;
+}
+
+TEST(ocsp_request_parse_simple)
+{
+    fixture f;
+    REQUIRE(fixture_init(&f, 0));
+    X509 *certs[] = {f.good, f.revoked}, *issuers[] = {f.ca, f.ca};
+    size_t len;
+    uint8_t *der = make_request(certs, issuers, 1, NULL, 0, &len, NULL);
+    CHECK(simple_agrees(der, len, "0A11"));
+    CHECK(!rb_ocsp_request_parse_simple(der, len - 1, &(rb_ocsp_certid){0}));
+    uint8_t *longer = malloc(len + 1);
+    memcpy(longer, der, len);
+    longer[len] = 0;
+    CHECK(!rb_ocsp_request_parse_simple(longer, len + 1, &(rb_ocsp_certid){0}));
+    free(longer);
+    OPENSSL_free(der);
+    /* a nonce, a SHA-256 CertID or two CertIDs are for the general parser */
+    der = make_request(certs, issuers, 1, NULL, 1, &len, NULL);
+    CHECK(!simple_agrees(der, len, ""));
+    OPENSSL_free(der);
+    der = make_request(certs, issuers, 1, EVP_sha256(), 0, &len, NULL);
+    CHECK(!simple_agrees(der, len, ""));
+    OPENSSL_free(der);
+    der = make_request(certs, issuers, 2, NULL, 0, &len, NULL);
+    CHECK(!simple_agrees(der, len, ""));
+    OPENSSL_free(der);
+    /* a serial whose top bit is set carries a leading zero octet, not part of the text */
+    EVP_PKEY *key = ec_key();
+    X509 *high = make_cert("high", "80FF", key, f.ca, key, "leaf");
+    der = make_request(&high, issuers, 1, NULL, 0, &len, NULL);
+    CHECK(simple_agrees(der, len, "80FF"));
+    OPENSSL_free(der);
+    X509_free(high);
+    EVP_PKEY_free(key);
+    fixture_free(&f);
+}
+
+/* A revocation committed through another connection (as by another process) is seen at once. */
+TEST(ocsp_hot_cache_sees_other_connections)
+{
+    fixture f;
+    REQUIRE(fixture_init(&f, 1));
+    rb_ocsp_answer a = ask(&f, f.good, f.ca, 0, NULL);
+    rb_ocsp_answer_clear(&a);
+    a = ask(&f, f.good, f.ca, 0, NULL);
+    rb_ocsp_answer_clear(&a);
+    uint64_t before = rb_store_change_counter(f.ctx.store);
+    CHECK(before != 0); /* SQLite in WAL mode */
+    CHECK(rb_store_change_counter(f.ctx.store) == before);
+    rb_store *other = NULL;
+    rb_error err = {0};
+    REQUIRE(rb_store_open(f.path, &other, &err) == RB_OK);
+    REQUIRE(rb_store_exec(other,
+                          "BEGIN IMMEDIATE; UPDATE certificates SET status = 'revoked', "
+                          "revoked_ms = 1000, reason = 1 WHERE serial = '0A11'; "
+                          "DELETE FROM ocsp_responses WHERE serial = '0A11'; COMMIT",
+                          &err) == RB_OK);
+    CHECK(rb_store_change_counter(f.ctx.store) != before);
+    a = ask(&f, f.good, f.ca, 0, NULL);
+    OCSP_BASICRESP *bs = verified(&f, &a);
+    REQUIRE(bs != NULL);
+    CHECK(status_of(bs, f.good, f.ca, NULL).status == V_OCSP_CERTSTATUS_REVOKED);
+    OCSP_BASICRESP_free(bs);
+    rb_ocsp_answer_clear(&a);
+    /* the new answer is kept in turn, and dropped when the row goes again */
+    a = ask(&f, f.good, f.ca, 0, NULL);
+    CHECK(a.from_cache);
+    rb_ocsp_answer_clear(&a);
+    REQUIRE(rb_store_exec(other,
+                          "BEGIN IMMEDIATE; UPDATE certificates SET status = 'valid', "
+                          "revoked_ms = NULL, reason = NULL WHERE serial = '0A11'; "
+                          "DELETE FROM ocsp_responses WHERE serial = '0A11'; COMMIT",
+                          &err) == RB_OK);
+    a = ask(&f, f.good, f.ca, 0, NULL);
+    CHECK(!a.from_cache);
+    bs = verified(&f, &a);
+    REQUIRE(bs != NULL);
+    CHECK(status_of(bs, f.good, f.ca, NULL).status == V_OCSP_CERTSTATUS_GOOD);
+    OCSP_BASICRESP_free(bs);
+    rb_ocsp_answer_clear(&a);
+    rb_store_close(other);
+    fixture_free(&f);
 }
 
 TEST(ocsp_cache_reused_without_nonce)

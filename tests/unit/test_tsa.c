@@ -374,3 +374,102 @@ TEST(tsa_serials_unique_across_threads)
     rb_stmt_reset(stmt);
     fixture_teardown(&f);
 }
+
+/* For the reference token: the serial and time the token under test carries. */
+typedef struct reference_input {
+    const ASN1_INTEGER *serial;
+} reference_input;
+
+static ASN1_INTEGER *reference_serial(TS_RESP_CTX *ctx, void *data)
+{
+    (void)ctx;
+    return ASN1_INTEGER_dup(((const reference_input *)data)->serial);
+}
+
+static int reference_time(TS_RESP_CTX *ctx, void *data, long *sec, long *usec)
+{
+    (void)ctx;
+    (void)data;
+    *sec = (long)(FIXED_MS / 1000);
+    *usec = (long)(FIXED_MS % 1000) * 1000;
+    return 1;
+}
+
+static uint8_t *tst_info_der(TS_RESP *resp, int *len)
+{
+    uint8_t *der = NULL;
+    *len = i2d_TS_TST_INFO(TS_RESP_get_tst_info(resp), &der);
+    return der;
+}
+
+/*
+ * The TSA encodes granted tokens itself (src/tsa/token.c). Its TSTInfo must be
+ * the one OpenSSL's TS_RESP_CTX makes from the same query, serial and time,
+ * byte for byte, and its signed attributes the ones OpenSSL signs.
+ */
+TEST(tsa_token_matches_openssl_encoding)
+{
+    fixture f;
+    REQUIRE(fixture_setup(&f, "critical,timeStamping") == 0);
+    const EVP_MD *mds[] = {EVP_sha256(), EVP_sha512()};
+    for (size_t i = 0; i < 2; i++) {
+        TS_REQ *req = make_query(mds[i], 0, 0, i == 0 ? -77 : 0, (int)i);
+        if (i == 1) {
+            ASN1_OBJECT *policy = OBJ_txt2obj("2.999.1.9", 1);
+            TS_REQ_set_policy_id(req, policy);
+            ASN1_OBJECT_free(policy);
+        }
+        uint8_t der[512];
+        size_t len = encode_query(req, der, sizeof(der));
+        TS_RESP *ours = respond(&f, der, len);
+        REQUIRE(ours != NULL && resp_status(ours) == TS_STATUS_GRANTED);
+
+        reference_input in = {TS_TST_INFO_get_serial(TS_RESP_get_tst_info(ours))};
+        TS_RESP_CTX *ctx = TS_RESP_CTX_new();
+        ASN1_OBJECT *def = OBJ_txt2obj("2.999.1.8", 1), *other = OBJ_txt2obj("2.999.1.9", 1);
+        REQUIRE(TS_RESP_CTX_set_signer_cert(ctx, f.cert) &&
+                TS_RESP_CTX_set_signer_key(ctx, f.tsa_key));
+        TS_RESP_CTX_set_signer_digest(ctx, EVP_sha256());
+        TS_RESP_CTX_set_ess_cert_id_digest(ctx, EVP_sha256());
+        TS_RESP_CTX_set_def_policy(ctx, def);
+        TS_RESP_CTX_add_policy(ctx, other);
+        TS_RESP_CTX_add_md(ctx, EVP_sha256());
+        TS_RESP_CTX_add_md(ctx, EVP_sha512());
+        TS_RESP_CTX_set_accuracy(ctx, 0, 500, 0);
+        TS_RESP_CTX_set_clock_precision_digits(ctx, 3);
+        TS_RESP_CTX_set_serial_cb(ctx, reference_serial, &in);
+        TS_RESP_CTX_set_time_cb(ctx, reference_time, NULL);
+        BIO *bio = BIO_new_mem_buf(der, (int)len);
+        TS_RESP *theirs = TS_RESP_create_response(ctx, bio);
+        BIO_free(bio);
+        REQUIRE(theirs != NULL && resp_status(theirs) == TS_STATUS_GRANTED);
+
+        int a_len, b_len;
+        uint8_t *a = tst_info_der(ours, &a_len), *b = tst_info_der(theirs, &b_len);
+        CHECK(a_len > 0 && a_len == b_len && memcmp(a, b, (size_t)a_len) == 0);
+        OPENSSL_free(a);
+        OPENSSL_free(b);
+        PKCS7 *ta = TS_RESP_get_token(ours), *tb = TS_RESP_get_token(theirs);
+        PKCS7_SIGNER_INFO *sa = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(ta), 0);
+        PKCS7_SIGNER_INFO *sb = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(tb), 0);
+        int nids[] = {NID_pkcs9_contentType, NID_pkcs9_messageDigest,
+                      NID_id_smime_aa_signingCertificateV2};
+        for (size_t n = 0; n < sizeof(nids) / sizeof(nids[0]); n++) {
+            ASN1_TYPE *x = PKCS7_get_signed_attribute(sa, nids[n]);
+            ASN1_TYPE *y = PKCS7_get_signed_attribute(sb, nids[n]);
+            unsigned char *dx = NULL, *dy = NULL;
+            int lx = x ? i2d_ASN1_TYPE(x, &dx) : -1, ly = y ? i2d_ASN1_TYPE(y, &dy) : -1;
+            CHECK(lx > 0 && lx == ly && memcmp(dx, dy, (size_t)lx) == 0);
+            OPENSSL_free(dx);
+            OPENSSL_free(dy);
+        }
+        CHECK(sk_X509_num(ta->d.sign->cert) == sk_X509_num(tb->d.sign->cert));
+        ASN1_OBJECT_free(def);
+        ASN1_OBJECT_free(other);
+        TS_RESP_CTX_free(ctx);
+        TS_RESP_free(theirs);
+        TS_RESP_free(ours);
+        TS_REQ_free(req);
+    }
+    fixture_teardown(&f);
+}
