@@ -70,7 +70,7 @@ static int64_t count_rows(rb_ctx *ctx, const char *sql)
 static void issue_batch(rb_ctx *ctx, rb_issuer *issuer, EVP_PKEY **keys, size_t n, rb_issued *out,
                         rb_status *status, rb_error *err)
 {
-    rb_issue_request reqs[4];
+    rb_issue_request reqs[4] = {0};
     unsigned char *csrs[4] = {NULL};
     json_t *fields[4] = {NULL};
     for (size_t i = 0; i < n; i++) {
