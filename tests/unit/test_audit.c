@@ -5,6 +5,7 @@
  * RUBRICA_TEST_PG is set and the PostgreSQL back end is built, on PostgreSQL
  * in a schema of its own.
  */
+#include "fixture.h"
 #include "harness.h"
 
 #include "audit/audit.h"
@@ -19,78 +20,10 @@
 static const char *const actions[] = {"cert.issue", "cert.revoke", "key.ceremony", "api.denied",
                                       "certificate.renamed"};
 
-/* Opens a migrated store for backend ("sqlite" or "postgres"); 0 when skipped. */
-static int open_ctx(const char *backend, rb_ctx *ctx, char *schema, size_t schema_len)
-{
-    static int counter;
-    rb_error err = {0};
-    char location[600];
-    memset(ctx, 0, sizeof(*ctx));
-    schema[0] = '\0';
-    if (strcmp(backend, "sqlite") == 0) {
-        snprintf(location, sizeof(location), "%s/audit.db", test_tmpdir());
-    } else {
-        if (test_postgres_url() == NULL)
-            return 0;
-        snprintf(location, sizeof(location), "%s", test_postgres_url());
-    }
-    if (rb_store_open(location, &ctx->store, &err) != RB_OK) {
-        if (strstr(err.message, "not built yet") != NULL)
-            return 0; /* the PostgreSQL back end is still a placeholder */
-        fprintf(stderr, "  cannot open %s: %s\n", backend, err.message);
-        test_fail(__FILE__, __LINE__, "open store");
-        return 0;
-    }
-    if (rb_store_get_kind(ctx->store) == RB_STORE_POSTGRES) {
-        char sql[200];
-        snprintf(schema, schema_len, "audit_test_%d_%d", (int)getpid(), ++counter);
-        snprintf(sql, sizeof(sql),
-                 "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s;"
-                 " SET search_path TO %s",
-                 schema, schema, schema);
-        if (rb_store_exec(ctx->store, sql, &err) != RB_OK) {
-            fprintf(stderr, "  %s\n", err.message);
-            test_fail(__FILE__, __LINE__, "create test schema");
-            rb_store_close(ctx->store);
-            return 0;
-        }
-    }
-    ctx->clock.fixed_ms = T0;
-    ctx->actor = "test:alice";
-    if (rb_store_migrate(ctx->store, &ctx->clock, NULL, &err) != RB_OK) {
-        fprintf(stderr, "  migrate %s: %s\n", backend, err.message);
-        test_fail(__FILE__, __LINE__, "migrate");
-        rb_store_close(ctx->store);
-        return 0;
-    }
-    return 1;
-}
-
-static void close_ctx(rb_ctx *ctx, const char *schema)
-{
-    rb_error err = {0};
-    char sql[200];
-    if (schema[0] != '\0') {
-        snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
-        rb_store_rollback(ctx->store);
-        if (rb_store_exec(ctx->store, sql, &err) != RB_OK)
-            fprintf(stderr, "  could not drop %s: %s\n", schema, err.message);
-    }
-    rb_store_close(ctx->store);
-}
-
-/* Runs body once per available back end. */
+/* Runs body once per available back end, each on a fresh migrated store. */
 static void on_each_backend(void (*body)(rb_ctx *ctx))
 {
-    static const char *const backends[] = {"sqlite", "postgres"};
-    for (size_t i = 0; i < 2; i++) {
-        rb_ctx ctx;
-        char schema[64];
-        if (!open_ctx(backends[i], &ctx, schema, sizeof(schema)))
-            continue;
-        body(&ctx);
-        close_ctx(&ctx, schema);
-    }
+    test_on_each_backend("audit", T0, "test:alice", body);
 }
 
 /* Appends records first..last in one transaction, one second apart. */

@@ -5,6 +5,7 @@
  * failed one leaves nothing. Runs on SQLite and, when RUBRICA_TEST_PG is set,
  * on PostgreSQL in a schema of its own.
  */
+#include "fixture.h"
 #include "harness.h"
 
 #include "auth/auth.h"
@@ -20,59 +21,6 @@
 
 #define T0 1795000000000LL
 
-static int open_ctx(const char *backend, rb_ctx *ctx, char *schema, size_t schema_len)
-{
-    static int counter;
-    rb_error err = {0};
-    char location[600];
-    memset(ctx, 0, sizeof(*ctx));
-    schema[0] = '\0';
-    if (strcmp(backend, "sqlite") == 0) {
-        snprintf(location, sizeof(location), "%s/auth.db", test_tmpdir());
-    } else {
-        if (test_postgres_url() == NULL)
-            return 0;
-        snprintf(location, sizeof(location), "%s", test_postgres_url());
-    }
-    if (rb_store_open(location, &ctx->store, &err) != RB_OK) {
-        fprintf(stderr, "  cannot open %s: %s\n", backend, err.message);
-        test_fail(__FILE__, __LINE__, "open store");
-        return 0;
-    }
-    if (rb_store_get_kind(ctx->store) == RB_STORE_POSTGRES) {
-        char sql[200];
-        snprintf(schema, schema_len, "auth_test_%d_%d", (int)getpid(), ++counter);
-        snprintf(sql, sizeof(sql), "CREATE SCHEMA %s; SET search_path TO %s", schema, schema);
-        if (rb_store_exec(ctx->store, sql, &err) != RB_OK) {
-            test_fail(__FILE__, __LINE__, "create test schema");
-            rb_store_close(ctx->store);
-            return 0;
-        }
-    }
-    ctx->clock.fixed_ms = T0;
-    ctx->actor = "test:admin";
-    if (rb_store_migrate(ctx->store, &ctx->clock, NULL, &err) != RB_OK) {
-        fprintf(stderr, "  migrate %s: %s\n", backend, err.message);
-        test_fail(__FILE__, __LINE__, "migrate");
-        rb_store_close(ctx->store);
-        return 0;
-    }
-    return 1;
-}
-
-static void close_ctx(rb_ctx *ctx, const char *schema)
-{
-    rb_error err = {0};
-    char sql[200];
-    if (schema[0] != '\0') {
-        snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
-        rb_store_rollback(ctx->store);
-        if (rb_store_exec(ctx->store, sql, &err) != RB_OK)
-            fprintf(stderr, "  could not drop %s: %s\n", schema, err.message);
-    }
-    rb_store_close(ctx->store);
-}
-
 static int64_t count_rows(rb_ctx *ctx, const char *sql)
 {
     rb_error err = {0};
@@ -87,18 +35,10 @@ static int64_t count_rows(rb_ctx *ctx, const char *sql)
     return n;
 }
 
-/* Runs fn once per available back end, each time on a fresh migrated store. */
-static void on_each_backend(void (*fn)(rb_ctx *ctx))
+/* Runs body once per available back end, each on a fresh migrated store. */
+static void on_each_backend(void (*body)(rb_ctx *ctx))
 {
-    static const char *const backends[] = {"sqlite", "postgres"};
-    for (int b = 0; b < 2; b++) {
-        rb_ctx ctx;
-        char schema[64];
-        if (!open_ctx(backends[b], &ctx, schema, sizeof(schema)))
-            continue;
-        fn(&ctx);
-        close_ctx(&ctx, schema);
-    }
+    test_on_each_backend("auth", T0, "test:admin", body);
 }
 
 TEST(auth_role_matrix)
