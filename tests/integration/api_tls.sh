@@ -18,7 +18,6 @@ stop_server() {
 }
 trap stop_server EXIT
 
-
 ok "init a PA provider" "$RUBRICA" init --data "$DATA" --jurisdiction PA
 "$RUBRICA" ca cert root --data "$DATA" >"$WORK/root.pem" 2>/dev/null
 "$RUBRICA" ca cert issuing --data "$DATA" >"$WORK/issuing.pem" 2>/dev/null

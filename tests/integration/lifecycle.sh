@@ -11,10 +11,7 @@ set -u
 . "$(dirname "$0")/../lib/common.sh"
 
 DATA=$WORK/data
-SERVER_PID=
-stop_server() { [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null; SERVER_PID=; }
 trap stop_server EXIT
-
 
 at() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
 T0=$(at '-3 days')
@@ -93,12 +90,8 @@ fails "serve refuses --maintenance-interval 0" "$RUBRICA" serve --data "$DATA" -
 SOON_UNTIL=$(at '+4 seconds')
 ok "suspend a certificate for four seconds, to become cessation-of-operation" \
   "$RUBRICA" cert suspend "$SOON" --until "$SOON_UNTIL" --reason cessation-of-operation --data "$DATA"
-"$RUBRICA" serve --data "$DATA" --listen 127.0.0.1:0 --threads 2 --maintenance-interval 1 \
-  --access-log off >"$WORK/serve.out" 2>"$WORK/serve.err" &
-SERVER_PID=$!
-for _ in $(seq 50); do grep -q serving "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
-URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/serve.out")
-[ -n "$URL" ] || { echo "  the server did not start:"; cat "$WORK/serve.err"; stop_server; finish; exit 1; }
+start_serve --data "$DATA" --maintenance-interval 1 --access-log off
+[ -n "$URL" ] || { stop_server; finish; exit 1; }
 ask() { # name: openssl ocsp for $WORK/name.pem, no nonce (the pre-signed path)
   openssl ocsp -issuer "$WORK/issuing.pem" -cert "$WORK/$1.pem" -url "$URL/ocsp" \
     -CAfile "$WORK/root.pem" -no_nonce -resp_text

@@ -8,10 +8,7 @@ set -u
 . "$(dirname "$0")/../lib/common.sh"
 
 DATA=$WORK/data
-SERVER_PID=
-stop_server() { [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null; SERVER_PID=; }
 trap stop_server EXIT
-
 
 # Panamá allows suspension, so certificateHold can be checked too.
 ok "init a PA provider" "$RUBRICA" init --data "$DATA" --jurisdiction PA
@@ -31,13 +28,9 @@ HELD=$(issue held)
 [ -n "$SERIAL" ] && [ -n "$HELD" ]
 _record $? "issue two certificates"
 
-"$RUBRICA" serve --data "$DATA" --listen 127.0.0.1:0 --threads 2 \
-  >"$WORK/serve.out" 2>"$WORK/serve.err" &
-SERVER_PID=$!
-for _ in $(seq 50); do grep -q serving "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
-URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/serve.out")
+start_serve --data "$DATA"
 contains "serve announces /ocsp" "OCSP /ocsp" cat "$WORK/serve.out"
-[ -n "$URL" ] || { echo "  the server did not start:"; cat "$WORK/serve.err"; stop_server; finish; exit 1; }
+[ -n "$URL" ] || { stop_server; finish; exit 1; }
 
 ask_openssl() { # cert [extra openssl ocsp options]
   local cert=$1; shift

@@ -12,7 +12,6 @@ SERVER_PIDS=()
 stop_servers() { for p in "${SERVER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done; SERVER_PIDS=(); }
 trap stop_servers EXIT
 
-
 # start_server NAME ARGS...: starts serve in the background; sets URL and PID.
 start_server() {
   local name=$1; shift

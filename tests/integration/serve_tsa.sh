@@ -7,21 +7,15 @@ set -u
 . "$(dirname "$0")/../lib/common.sh"
 
 DATA=$WORK/data
-SERVER_PID=
-stop_server() { [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null; SERVER_PID=; }
 trap stop_server EXIT
 
 ok "init a PE provider" "$RUBRICA" init --data "$DATA" --jurisdiction PE
 "$RUBRICA" ca cert root --data "$DATA" >"$WORK/root.pem" 2>/dev/null
 "$RUBRICA" ca cert tsa --data "$DATA" >"$WORK/tsa.pem" 2>/dev/null
 
-"$RUBRICA" serve --data "$DATA" --listen 127.0.0.1:0 --threads 2 \
-  >"$WORK/serve.out" 2>"$WORK/serve.err" &
-SERVER_PID=$!
-for _ in $(seq 50); do grep -q serving "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
-URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/serve.out")
+start_serve --data "$DATA"
 contains "serve prints its URL and the TSA path" "TSA /tsa" cat "$WORK/serve.out"
-[ -n "$URL" ] || { echo "  the server did not start:"; cat "$WORK/serve.err"; stop_server; finish; exit 1; }
+[ -n "$URL" ] || { stop_server; finish; exit 1; }
 
 echo "document to stamp" >"$WORK/doc.txt"
 stamp() { # query-file reply-file [content-type]

@@ -49,6 +49,20 @@ skip() {
   fi
 }
 
+# start_serve ARGS...: `rubrica serve ARGS` on a free loopback port in the
+# background, output in $WORK/serve.out and serve.err. Sets SERVER_PID, and URL
+# once it listens (left empty, with its errors shown, when it did not start).
+SERVER_PID=
+URL=
+start_serve() {
+  "$RUBRICA" serve --listen 127.0.0.1:0 --threads 2 "$@" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+  SERVER_PID=$!
+  for _ in $(seq 50); do grep -q serving "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
+  URL=$(grep -o 'https\?://127.0.0.1:[0-9]*' "$WORK/serve.out")
+  [ -n "$URL" ] || { echo "  the server did not start:"; cat "$WORK/serve.err"; }
+}
+stop_server() { [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null; SERVER_PID=; }
+
 # same DESC A B: passes when the two strings are equal.
 same() {
   [ "$2" = "$3" ] && _record 0 "$1" || { echo "expected [$3] got [$2]" >"$WORK/last.out"; _record 1 "$1"; }
