@@ -194,27 +194,23 @@ static int load_tsa(rb_ctx *ctx, const char *db, const rb_key_secret *secret, rb
 }
 
 /*
- * Loads the OCSP responder and pre-signs the answers that are missing or
- * expiring; a store without a responder certificate only disables /ocsp.
+ * Loads the OCSP responder; a store without a responder certificate only
+ * disables /ocsp. The answers that are missing or expiring are pre-signed by
+ * the maintenance thread, in the background, so that a large CA starts
+ * serving at once (until then a missing answer is signed on first request).
  */
 static int load_ocsp(rb_ctx *ctx, const rb_key_secret *secret, rb_ocsp_responder **out)
 {
     rb_error err = {0};
     rb_ocsp_responder *r = NULL;
-    size_t presigned = 0;
     rb_status s = rb_ocsp_responder_load(ctx, secret, &r, &err);
     if (s == RB_ENOTFOUND) {
         rb_log(RB_LOG_WARN, "%s; /ocsp will answer 503", err.message);
         *out = NULL;
         return 0;
     }
-    if (s == RB_OK)
-        s = rb_ocsp_presign_all(r, ctx, 0, &presigned, &err);
-    if (s != RB_OK) {
-        rb_ocsp_responder_free(r);
+    if (s != RB_OK)
         return cli_report(&err);
-    }
-    rb_log(RB_LOG_INFO, "ocsp: %zu responses pre-signed", presigned);
     *out = r;
     return 0;
 }
