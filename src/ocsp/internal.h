@@ -47,7 +47,38 @@ typedef struct ocsp_cert_state {
     int known;       /* 0: no such serial under this issuer */
     char status[16]; /* 'valid', 'suspended' or 'revoked' */
     int64_t revoked_ms, reason, invalidity_ms;
+    int64_t hold_until_ms; /* the limit of a suspension, or -1 */
 } ocsp_cert_state;
+
+/*
+ * The five state columns of certificates (prefix P, e.g. "c."), as of the time
+ * in parameter NOW: a suspension past its limit that the maintenance thread
+ * has not converted yet already reads as the revocation it becomes (dated at
+ * the limit, with the reason stated at suspension and the hold's start as
+ * invalidity date, as src/ca/lifecycle.c writes it). Such a state does not
+ * match the row, so ocsp_cache_put never keeps an answer made from it.
+ */
+#define OCSP_LAPSED(P, NOW) "(" P "status = 'suspended' AND " P "hold_until_ms <= " NOW ")"
+#define OCSP_STATE_COLUMNS(P, NOW)                                                                 \
+    "CASE WHEN " OCSP_LAPSED(                                                                      \
+        P, NOW) " THEN 'revoked' ELSE " P "status END, "                                           \
+                "CASE WHEN " OCSP_LAPSED(                                                          \
+                    P, NOW) " THEN " P "hold_until_ms "                                            \
+                            "ELSE coalesce(" P "revoked_ms, -1) END, "                             \
+                            "CASE WHEN " OCSP_LAPSED(                                              \
+                                P, NOW) " THEN coalesce(" P "hold_expiry_reason, 0) "              \
+                                        "ELSE coalesce(" P "reason, -1) END, "                     \
+                                        "CASE WHEN " OCSP_LAPSED(                                  \
+                                            P, NOW) " THEN coalesce(" P "revoked_ms, -1) "         \
+                                                    "ELSE coalesce(" P "invalidity_ms, -1) END, "  \
+                                                    "coalesce(" P "hold_until_ms, -1)"
+
+/*
+ * The nextUpdate of an answer made at this_ms: the responder's validity, but
+ * no later than the limit of a suspension, when the answer will change.
+ */
+int64_t ocsp_next_update_ms(const rb_ocsp_responder *r, const ocsp_cert_state *state,
+                            int64_t this_ms);
 
 /* The in-memory answer cache (hotcache.c). init fails only for lack of memory. */
 rb_status ocsp_hot_init(rb_ocsp_responder *r) RB_MUST_CHECK;

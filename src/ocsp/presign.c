@@ -31,11 +31,12 @@ static rb_status select_batch(rb_ctx *ctx, const ocsp_issuer *issuer, const char
     *count = 0;
     rb_status s = rb_store_prepare(
         ctx->store,
-        "SELECT c.serial, c.status, coalesce(c.revoked_ms, -1), coalesce(c.reason, -1), "
-        "coalesce(c.invalidity_ms, -1) FROM certificates c "
-        "LEFT JOIN ocsp_responses r ON r.serial = c.serial "
-        "WHERE c.issuer = $1 AND c.serial > $2 AND c.not_after_ms > $3 "
-        "AND (r.serial IS NULL OR r.next_update_ms <= $4) ORDER BY c.serial LIMIT 128",
+        "SELECT c.serial, " OCSP_STATE_COLUMNS(
+            "c.",
+            "$3") " FROM certificates c "
+                  "LEFT JOIN ocsp_responses r ON r.serial = c.serial "
+                  "WHERE c.issuer = $1 AND c.serial > $2 AND c.not_after_ms > $3 "
+                  "AND (r.serial IS NULL OR r.next_update_ms <= $4) ORDER BY c.serial LIMIT 128",
         &stmt, err);
     if (s == RB_OK)
         s = rb_stmt_bind_text(stmt, 1, issuer->name);
@@ -57,21 +58,23 @@ static rb_status select_batch(rb_ctx *ctx, const ocsp_issuer *issuer, const char
         it->state.revoked_ms = rb_stmt_int64(stmt, 2);
         it->state.reason = rb_stmt_int64(stmt, 3);
         it->state.invalidity_ms = rb_stmt_int64(stmt, 4);
+        it->state.hold_until_ms = rb_stmt_int64(stmt, 5);
     }
     if (stmt != NULL)
         rb_stmt_reset(stmt);
     return s;
 }
 
-static rb_status store_batch(rb_ctx *ctx, const presign_item *items, size_t count, int64_t now,
-                             int64_t validity_ms, size_t *stored_count, rb_error *err)
+static rb_status store_batch(const rb_ocsp_responder *r, rb_ctx *ctx, const presign_item *items,
+                             size_t count, int64_t now, size_t *stored_count, rb_error *err)
 {
     rb_status s = rb_store_begin(ctx->store, err);
     size_t stored_here = 0;
     for (size_t i = 0; s == RB_OK && i < count; i++) {
         int stored = 0;
-        s = ocsp_cache_put(ctx, items[i].serial, &items[i].state, now, now + validity_ms,
-                           items[i].der, items[i].len, &stored, err);
+        s = ocsp_cache_put(ctx, items[i].serial, &items[i].state, now,
+                           ocsp_next_update_ms(r, &items[i].state, now), items[i].der, items[i].len,
+                           &stored, err);
         stored_here += (size_t)stored;
     }
     if (s == RB_OK)
@@ -99,7 +102,7 @@ static rb_status presign_issuer(const rb_ocsp_responder *r, rb_ctx *ctx, const o
             s = ocsp_sign_single(r, issuer, items[i].serial, &items[i].state, now, &items[i].der,
                                  &items[i].len, err);
         if (s == RB_OK)
-            s = store_batch(ctx, items, count, now, r->validity_ms, stored, err);
+            s = store_batch(r, ctx, items, count, now, stored, err);
         for (size_t i = 0; i < count; i++)
             free(items[i].der);
         if (s != RB_OK)

@@ -127,7 +127,7 @@ static rb_status answer_cached(const rb_ocsp_responder *r, rb_ctx *ctx, const oc
         return s;
     out->cacheable = 1;
     out->produced_ms = out->this_update_ms = now;
-    out->next_update_ms = now + r->validity_ms;
+    out->next_update_ms = ocsp_next_update_ms(r, &state, now);
     cache_store(ctx, serial, &state, out);
     return RB_OK;
 }
@@ -152,7 +152,7 @@ static rb_status answer_fresh(const rb_ocsp_responder *r, rb_ctx *ctx, const rb_
         if (issuers[i] == signer && id->serial[0] != '\0')
             s = ocsp_state_read(ctx, signer, id->serial, &state, err);
         if (s == RB_OK)
-            s = ocsp_add_single(bs, id->id, &state, now, now + r->validity_ms, err);
+            s = ocsp_add_single(bs, id->id, &state, now, ocsp_next_update_ms(r, &state, now), err);
     }
     if (s == RB_OK && req->has_nonce && OCSP_copy_nonce(bs, req->req) != 1)
         s = rb_fail_crypto(err, "could not copy the nonce into the OCSP response");

@@ -15,15 +15,17 @@ rb_status ocsp_state_read(rb_ctx *ctx, const ocsp_issuer *issuer, const char *se
     rb_stmt *stmt = NULL; /* rb_store_prepare leaves it alone when it fails */
     int has_row = 0;
     memset(out, 0, sizeof(*out));
-    rb_status s = rb_store_prepare(ctx->store,
-                                   "SELECT status, coalesce(revoked_ms, -1), coalesce(reason, -1), "
-                                   "coalesce(invalidity_ms, -1) FROM certificates "
-                                   "WHERE serial = $1 AND issuer = $2",
-                                   &stmt, err);
+    rb_status s =
+        rb_store_prepare(ctx->store,
+                         "SELECT " OCSP_STATE_COLUMNS("", "$3") " FROM certificates "
+                                                                "WHERE serial = $1 AND issuer = $2",
+                         &stmt, err);
     if (s == RB_OK)
         s = rb_stmt_bind_text(stmt, 1, serial);
     if (s == RB_OK)
         s = rb_stmt_bind_text(stmt, 2, issuer->name);
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 3, rb_ctx_now_ms(ctx));
     if (s == RB_OK)
         s = rb_stmt_step(stmt, &has_row, err);
     if (s == RB_OK && has_row) {
@@ -32,6 +34,7 @@ rb_status ocsp_state_read(rb_ctx *ctx, const ocsp_issuer *issuer, const char *se
         out->revoked_ms = rb_stmt_int64(stmt, 1);
         out->reason = rb_stmt_int64(stmt, 2);
         out->invalidity_ms = rb_stmt_int64(stmt, 3);
+        out->hold_until_ms = rb_stmt_int64(stmt, 4);
     }
     if (stmt != NULL)
         rb_stmt_reset(stmt);
@@ -87,6 +90,16 @@ rb_status ocsp_add_single(OCSP_BASICRESP *bs, OCSP_CERTID *cid, const ocsp_cert_
     return s;
 }
 
+int64_t ocsp_next_update_ms(const rb_ocsp_responder *r, const ocsp_cert_state *state,
+                            int64_t this_ms)
+{
+    int64_t next = this_ms + r->validity_ms;
+    if (state != NULL && state->known && strcmp(state->status, "suspended") == 0 &&
+        state->hold_until_ms > this_ms && state->hold_until_ms < next)
+        next = state->hold_until_ms;
+    return next;
+}
+
 rb_status ocsp_sign_single(const rb_ocsp_responder *r, const ocsp_issuer *issuer,
                            const char *serial, const ocsp_cert_state *state, int64_t this_ms,
                            uint8_t **der, size_t *len, rb_error *err)
@@ -97,7 +110,7 @@ rb_status ocsp_sign_single(const rb_ocsp_responder *r, const ocsp_issuer *issuer
     if (s == RB_OK)
         s = ocsp_certid_for(issuer, serial, &cid, err);
     if (s == RB_OK)
-        s = ocsp_add_single(bs, cid, state, this_ms, this_ms + r->validity_ms, err);
+        s = ocsp_add_single(bs, cid, state, this_ms, ocsp_next_update_ms(r, state, this_ms), err);
     if (s == RB_OK)
         s = ocsp_sign(issuer, bs, der, len, err);
     OCSP_CERTID_free(cid);

@@ -99,6 +99,8 @@ ask() { # name: openssl ocsp for $WORK/name.pem, no nonce (the pre-signed path)
 contains "OCSP: the expired hold is revoked" "lapsed.pem: revoked" ask lapsed
 contains "OCSP: reason keyCompromise" "Reason: keyCompromise" ask lapsed
 contains "OCSP: the four-second hold is on hold at first" "Reason: certificateHold" ask soon
+contains "... and the answer's nextUpdate is the hold's limit, when it will change" \
+  "Next Update: $(date -u -d "$SOON_UNTIL" '+%b %e %H:%M:%S %Y GMT')" ask soon
 sleep 6
 same "the maintenance thread converted it in the store" \
   "$(db "SELECT status || ' ' || reason FROM certificates WHERE serial = '$SOON'")" "revoked 5"
