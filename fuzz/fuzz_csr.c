@@ -17,6 +17,7 @@
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,16 +37,25 @@ static void check_against_openssl(const uint8_t *data, size_t size, const rb_csr
     X509_REQ *req = NULL;
     if (rb_csr_parse(data, size, &req, &err) != RB_OK)
         __builtin_trap();
-    EVP_PKEY *ours = rb_csr_get0_pkey(csr);
+    EVP_PKEY *ours = rb_csr_get1_pkey(csr);
     EVP_PKEY *theirs = X509_REQ_get0_pubkey(req);
-    if (theirs == NULL || EVP_PKEY_eq(ours, theirs) != 1 || X509_REQ_verify(req, theirs) != 1)
+    if (ours == NULL || theirs == NULL || EVP_PKEY_eq(ours, theirs) != 1 ||
+        X509_REQ_verify(req, theirs) != 1)
+        __builtin_trap();
+    /* The facts the key policy used come from the key OpenSSL decodes. */
+    rb_key_facts facts;
+    rb_key_facts_of(ours, &facts);
+    const rb_key_facts *noted = rb_csr_get0_key_facts(csr);
+    if (facts.type != noted->type || facts.bits != noted->bits ||
+        facts.explicit_curve != noted->explicit_curve || strcmp(facts.curve, noted->curve) != 0)
         __builtin_trap();
     char spki[65];
     if (rb_spki_sha256_hex(rb_csr_get0_spki(csr), spki, &err) != RB_OK)
         __builtin_trap();
     /* The key policy only has to decide, not to crash. */
     rb_error policy = {0};
-    (void)rb_check_public_key(ours, &policy);
+    (void)rb_check_key_facts(noted, &policy);
+    EVP_PKEY_free(ours);
     X509_REQ_free(req);
 }
 

@@ -103,16 +103,26 @@ rb_status rb_audit_append(rb_ctx *ctx, const char *action, const char *object, j
     if (!rb_store_in_transaction(ctx->store))
         return rb_fail(err, RB_EINTERNAL, NULL, "audit record '%s' written outside a transaction",
                        action);
-    json_t *empty = detail ? NULL : json_object();
-    char *detail_text = json_dumps(detail ? detail : empty, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(empty);
-    if (detail_text == NULL)
+    char *detail_text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (detail != NULL && detail_text == NULL)
         return rb_fail(err, RB_ENOMEM, NULL, "cannot encode audit detail");
+    rb_status status =
+        rb_audit_append_text(ctx, action, object, detail_text ? detail_text : "{}", out_seq, err);
+    free(detail_text);
+    return status;
+}
+
+rb_status rb_audit_append_text(rb_ctx *ctx, const char *action, const char *object,
+                               const char *detail_json, int64_t *out_seq, rb_error *err)
+{
+    if (!rb_store_in_transaction(ctx->store))
+        return rb_fail(err, RB_EINTERNAL, NULL, "audit record '%s' written outside a transaction",
+                       action);
     rb_audit_record rec = {.at_ms = rb_ctx_now_ms(ctx),
                            .actor = (char *)ctx->actor,
                            .action = (char *)action,
                            .object = (char *)object,
-                           .detail = detail_text};
+                           .detail = (char *)detail_json};
     int64_t head_seq;
     rb_status status = read_head(ctx->store, &head_seq, rec.prev_hash, err);
     rb_stmt *stmt = NULL;
@@ -143,7 +153,6 @@ rb_status rb_audit_append(rb_ctx *ctx, const char *action, const char *object, j
         status = rb_stmt_bind_blob(stmt, 8, rec.hash, RB_AUDIT_HASH_LEN);
     if (status == RB_OK)
         status = rb_stmt_run(stmt, err);
-    free(detail_text);
     if (status == RB_OK) {
         last_head.transaction = rb_store_transaction_id(ctx->store);
         last_head.seq = rec.seq;

@@ -36,6 +36,13 @@ typedef struct rb_audit_record {
  */
 rb_status rb_audit_append(rb_ctx *ctx, const char *action, const char *object, json_t *detail,
                           int64_t *out_seq, rb_error *err) RB_MUST_CHECK;
+/*
+ * The same with the detail already encoded: detail_json is a JSON object as
+ * json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) writes it (borrowed).
+ */
+rb_status rb_audit_append_text(rb_ctx *ctx, const char *action, const char *object,
+                               const char *detail_json, int64_t *out_seq,
+                               rb_error *err) RB_MUST_CHECK;
 
 /* Computes the hash a record must carry, from its fields and prev_hash. */
 void rb_audit_record_hash(const rb_audit_record *rec, uint8_t out[RB_AUDIT_HASH_LEN]);

@@ -224,5 +224,8 @@ rb_status rb_ca_renew(rb_ctx *ctx, rb_issuer *issuer, const char *serial, const 
  * Must run inside a transaction. */
 rb_status rb_ca_record_event(rb_ctx *ctx, const char *serial, const char *event, json_t *detail,
                              rb_error *err) RB_MUST_CHECK;
+/* The same with the detail already encoded as rb_audit_append_text takes it. */
+rb_status rb_ca_record_event_text(rb_ctx *ctx, const char *serial, const char *event,
+                                  const char *detail_json, rb_error *err) RB_MUST_CHECK;
 
 #endif

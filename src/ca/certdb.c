@@ -206,12 +206,22 @@ static rb_status exec_with_text(rb_ctx *ctx, const char *sql, const char *value,
 rb_status rb_ca_record_event(rb_ctx *ctx, const char *serial, const char *event, json_t *detail,
                              rb_error *err)
 {
+    char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (detail != NULL && text == NULL)
+        return rb_fail(err, RB_ENOMEM, NULL, "cannot encode audit detail");
+    rb_status s = rb_ca_record_event_text(ctx, serial, event, text ? text : "{}", err);
+    free(text);
+    return s;
+}
+
+rb_status rb_ca_record_event_text(rb_ctx *ctx, const char *serial, const char *event,
+                                  const char *detail_json, rb_error *err)
+{
     char action[64], object[64];
     int64_t seq = 0;
     snprintf(action, sizeof(action), "cert.%s", event);
     snprintf(object, sizeof(object), "cert:%s", serial);
-    rb_status s = rb_audit_append(ctx, action, object, detail, &seq, err);
-    char *text = s == RB_OK ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    rb_status s = rb_audit_append_text(ctx, action, object, detail_json, &seq, err);
     rb_stmt *stmt = NULL;
     if (s == RB_OK)
         s = rb_store_prepare(ctx->store,
@@ -227,10 +237,9 @@ rb_status rb_ca_record_event(rb_ctx *ctx, const char *serial, const char *event,
     if (s == RB_OK)
         s = rb_stmt_bind_text(stmt, 4, event);
     if (s == RB_OK)
-        s = rb_stmt_bind_text(stmt, 5, text ? text : "{}");
+        s = rb_stmt_bind_text(stmt, 5, detail_json);
     if (s == RB_OK)
         s = rb_stmt_run(stmt, err);
-    free(text);
     /* A new certificate has no cached answer yet; any other event changes its status. */
     if (s == RB_OK && strcmp(event, "issue") != 0)
         s = exec_with_text(ctx, "DELETE FROM ocsp_responses WHERE serial = $1", serial, err);

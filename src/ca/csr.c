@@ -1,7 +1,8 @@
 /*
  * PKCS#10 requests (RFC 2986) read with our own ASN.1 template: the public
  * key stays raw, so the usual keys (EC on the accepted curves, RSA) are built
- * from their parameters with a key-import context reused across requests;
+ * from their parameters with a key-import context reused across requests (an
+ * EC request's point is loaded into a key the reader keeps per curve);
  * anything else goes through OpenSSL's generic key decoder, as before. The
  * signature is checked over the request info exactly as it was received.
  */
@@ -12,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <stdio.h>
 #include <string.h>
 
 /* SubjectPublicKeyInfo, undecoded (X509_PUBKEY would decode the key on d2i). */
@@ -72,14 +74,15 @@ ASN1_SEQUENCE(csr_rsa_key) =
         struct rb_csr {
     csr_request *request;
     X509_PUBKEY *spki;
-    EVP_PKEY *pkey;
+    rb_key_facts facts;
 };
 
 #define RB_CSR_CURVES 3
 
 struct rb_csr_reader {
     EVP_PKEY_CTX *ec_import, *rsa_import;
-    EVP_PKEY *ec_template[RB_CSR_CURVES]; /* P-256, P-384, P-521 domain parameters */
+    /* P-256, P-384, P-521 keys that each request's point is loaded into in turn */
+    EVP_PKEY *ec_key[RB_CSR_CURVES];
 };
 
 static EVP_PKEY_CTX *import_ctx(const char *type)
@@ -114,7 +117,7 @@ void rb_csr_reader_free(rb_csr_reader *reader)
     EVP_PKEY_CTX_free(reader->ec_import);
     EVP_PKEY_CTX_free(reader->rsa_import);
     for (int i = 0; i < RB_CSR_CURVES; i++)
-        EVP_PKEY_free(reader->ec_template[i]);
+        EVP_PKEY_free(reader->ec_key[i]);
     free(reader);
 }
 
@@ -124,13 +127,22 @@ void rb_csr_free(rb_csr *csr)
         return;
     ASN1_item_free((ASN1_VALUE *)csr->request, ASN1_ITEM_rptr(csr_request));
     X509_PUBKEY_free(csr->spki);
-    EVP_PKEY_free(csr->pkey);
     free(csr);
 }
 
-EVP_PKEY *rb_csr_get0_pkey(const rb_csr *csr)
+EVP_PKEY *rb_csr_get1_pkey(const rb_csr *csr)
 {
-    return csr->pkey;
+    unsigned char *der = NULL;
+    int der_len = i2d_X509_PUBKEY(csr->spki, &der);
+    const unsigned char *p = der;
+    EVP_PKEY *key = der_len > 0 ? d2i_PUBKEY(NULL, &p, der_len) : NULL;
+    OPENSSL_free(der);
+    return key;
+}
+
+const rb_key_facts *rb_csr_get0_key_facts(const rb_csr *csr)
+{
+    return &csr->facts;
 }
 
 const X509_PUBKEY *rb_csr_get0_spki(const rb_csr *csr)
@@ -139,15 +151,19 @@ const X509_PUBKEY *rb_csr_get0_spki(const rb_csr *csr)
 }
 
 /*
- * An EC key on one of the accepted named curves, or NULL (then the generic
- * decoder decides). The key is a copy of a per-curve template that already
- * holds the curve with its precomputed values; building the group from its
- * name for every request costs a quarter of the signature check.
+ * An EC key on one of the accepted named curves, borrowed from the reader and
+ * valid until its next request, or NULL (then the generic decoder decides).
+ * The reader keeps one key per curve, which holds the curve with its
+ * precomputed values, and loads each request's point into it: building the
+ * group from its name for every request costs a quarter of the signature
+ * check, and copying a key with its group most of the rest. Loading the
+ * point checks that it is on the curve.
  */
 static EVP_PKEY *import_ec(rb_csr_reader *reader, const void *param, int ptype,
-                           const ASN1_BIT_STRING *bits)
+                           const ASN1_BIT_STRING *bits, rb_key_facts *facts)
 {
     static const int curves[RB_CSR_CURVES] = {NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1};
+    static const int curve_bits[RB_CSR_CURVES] = {256, 384, 521};
     if (ptype != V_ASN1_OBJECT)
         return NULL;
     int curve = OBJ_obj2nid(param), slot = 0;
@@ -155,22 +171,28 @@ static EVP_PKEY *import_ec(rb_csr_reader *reader, const void *param, int ptype,
         slot++;
     if (slot == RB_CSR_CURVES)
         return NULL;
-    if (reader->ec_template[slot] == NULL) {
+    if (reader->ec_key[slot] == NULL) {
         OSSL_PARAM params[] = {
             OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)OBJ_nid2sn(curve),
                                              0),
             OSSL_PARAM_construct_end(),
         };
-        if (EVP_PKEY_fromdata(reader->ec_import, &reader->ec_template[slot],
-                              EVP_PKEY_KEY_PARAMETERS, params) != 1)
+        if (EVP_PKEY_fromdata(reader->ec_import, &reader->ec_key[slot], EVP_PKEY_KEY_PARAMETERS,
+                              params) != 1)
             return NULL;
     }
-    EVP_PKEY *key = EVP_PKEY_dup(reader->ec_template[slot]);
-    if (key != NULL &&
-        EVP_PKEY_set1_encoded_public_key(key, bits->data, (size_t)bits->length) != 1) {
+    EVP_PKEY *key = reader->ec_key[slot];
+    if (EVP_PKEY_set1_encoded_public_key(key, bits->data, (size_t)bits->length) != 1) {
+        /* The point may be half loaded: start the next request from a fresh key. */
         EVP_PKEY_free(key);
-        key = NULL;
+        reader->ec_key[slot] = NULL;
+        return NULL;
     }
+    memset(facts, 0, sizeof(*facts));
+    facts->type = EVP_PKEY_EC;
+    facts->bits = curve_bits[slot];
+    snprintf(facts->curve, sizeof(facts->curve), "%s", OBJ_nid2sn(curve));
+    snprintf(facts->type_name, sizeof(facts->type_name), "EC");
     return key;
 }
 
@@ -243,8 +265,13 @@ static X509_PUBKEY *copy_spki(const csr_key_info *key)
     return NULL;
 }
 
-/* The request's key, checked well-formed (the key policy is applied later). */
-static rb_status build_key(rb_csr_reader *reader, rb_csr *csr, rb_error *err)
+/*
+ * The request's key, checked well-formed (the key policy is applied later),
+ * into *key; *owned is set when the caller must free it (otherwise it is the
+ * reader's). Notes the key's facts in csr.
+ */
+static rb_status build_key(rb_csr_reader *reader, rb_csr *csr, EVP_PKEY **key_out, int *owned,
+                           rb_error *err)
 {
     const csr_key_info *key = csr->request->info->key;
     const ASN1_BIT_STRING *bits = key->public_key;
@@ -258,27 +285,29 @@ static rb_status build_key(rb_csr_reader *reader, rb_csr *csr, rb_error *err)
     const void *param;
     int ptype;
     X509_ALGOR_get0(&oid, &ptype, &param, key->algorithm);
+    EVP_PKEY *pkey = NULL;
+    *owned = 1;
     switch (OBJ_obj2nid(oid)) {
     case NID_X9_62_id_ecPublicKey:
-        csr->pkey = import_ec(reader, param, ptype, bits);
+        pkey = import_ec(reader, param, ptype, bits, &csr->facts);
+        *owned = pkey == NULL;
         break;
     case NID_rsaEncryption:
-        csr->pkey = import_rsa(reader, ptype, bits);
+        pkey = import_rsa(reader, ptype, bits);
         break;
     default:
         break;
     }
-    if (csr->pkey == NULL) {
+    if (pkey == NULL) {
         /* Any other key: OpenSSL's decoders, so the key policy can name what it is. */
         ERR_clear_error();
-        unsigned char *der = NULL;
-        int der_len = i2d_X509_PUBKEY(csr->spki, &der);
-        const unsigned char *p = der;
-        csr->pkey = der_len > 0 ? d2i_PUBKEY(NULL, &p, der_len) : NULL;
-        OPENSSL_free(der);
+        pkey = rb_csr_get1_pkey(csr);
     }
-    if (csr->pkey == NULL)
+    if (pkey == NULL)
         return rb_fail_crypto(err, "the request's public key is malformed or of an unknown type");
+    if (*owned)
+        rb_key_facts_of(pkey, &csr->facts);
+    *key_out = pkey;
     return RB_OK;
 }
 
@@ -335,6 +364,8 @@ rb_status rb_csr_read(rb_csr_reader *reader, const uint8_t *data, size_t len, rb
     size_t der_len = 0;
     unsigned char *owned = NULL;
     rb_csr_reader *temporary = NULL;
+    EVP_PKEY *key = NULL;
+    int key_owned = 0;
     rb_csr *csr = calloc(1, sizeof(*csr));
     rb_status s = csr ? RB_OK : rb_fail(err, RB_ENOMEM, NULL, "out of memory");
     if (s == RB_OK)
@@ -344,13 +375,14 @@ rb_status rb_csr_read(rb_csr_reader *reader, const uint8_t *data, size_t len, rb
     if (s == RB_OK && reader == NULL)
         s = rb_csr_reader_new(&temporary, err);
     if (s == RB_OK)
-        s = build_key(reader ? reader : temporary, csr, err);
-    if (s == RB_OK &&
-        ASN1_item_verify_ex(ASN1_ITEM_rptr(csr_info), csr->request->signature_algorithm,
-                            csr->request->signature, csr->request->info, NULL, csr->pkey, NULL,
-                            NULL) != 1)
+        s = build_key(reader ? reader : temporary, csr, &key, &key_owned, err);
+    if (s == RB_OK && ASN1_item_verify_ex(
+                          ASN1_ITEM_rptr(csr_info), csr->request->signature_algorithm,
+                          csr->request->signature, csr->request->info, NULL, key, NULL, NULL) != 1)
         s = rb_fail_crypto(err, "the certificate request's signature does not verify: it was "
                                 "not signed by the key it asks to certify (proof of possession)");
+    if (key_owned)
+        EVP_PKEY_free(key);
     OPENSSL_free(owned);
     rb_csr_reader_free(temporary);
     if (s != RB_OK) {

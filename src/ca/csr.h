@@ -9,11 +9,13 @@
 #define RB_CA_CSR_H
 
 #include "ca/ca.h"
+#include "pki/x509util.h"
 
 typedef struct rb_csr rb_csr;
 
 /*
- * What rb_csr_read reuses from one request to the next (key-import contexts).
+ * What rb_csr_read reuses from one request to the next (key-import contexts,
+ * a key per curve).
  * Not shared between threads: each issuer owns one.
  */
 typedef struct rb_csr_reader rb_csr_reader;
@@ -31,8 +33,14 @@ rb_status rb_csr_read(rb_csr_reader *reader, const uint8_t *data, size_t len, rb
                       rb_error *err) RB_MUST_CHECK;
 void rb_csr_free(rb_csr *csr);
 
-/* The request's public key; borrowed, valid while csr lives. */
-EVP_PKEY *rb_csr_get0_pkey(const rb_csr *csr);
+/*
+ * The request's public key, decoded anew from its SubjectPublicKeyInfo by
+ * OpenSSL's decoders (owned: EVP_PKEY_free), or NULL. Not for the issuance
+ * path: the key that verified the request is not kept.
+ */
+EVP_PKEY *rb_csr_get1_pkey(const rb_csr *csr);
+/* What the key policy needs to know of the request's key (pki/x509util.h); borrowed. */
+const rb_key_facts *rb_csr_get0_key_facts(const rb_csr *csr);
 /* The request's SubjectPublicKeyInfo (algorithm and key bits as received); borrowed. */
 const X509_PUBKEY *rb_csr_get0_spki(const rb_csr *csr);
 

@@ -64,8 +64,8 @@ typedef struct prepared {
 
 /* Validates the subject and validity for key and signs; shared by CSR and own-key issuance. */
 static rb_status prepare_key(rb_ctx *ctx, rb_issuer *issuer, const char *profile, json_t *fields,
-                             int days, EVP_PKEY *key, const X509_PUBKEY *spki, prepared *out,
-                             rb_error *err)
+                             int days, const rb_key_facts *key, const X509_PUBKEY *spki,
+                             prepared *out, rb_error *err)
 {
     const rb_jurisdiction *j = rb_issuer_get0_jurisdiction(issuer);
     out->profile = rb_jurisdiction_profile(j, profile ? profile : "", err);
@@ -77,7 +77,7 @@ static rb_status prepare_key(rb_ctx *ctx, rb_issuer *issuer, const char *profile
         return rb_fail(err, RB_EINVAL, "profile: max_validity_days",
                        "a validity of %d days is outside 1..%d, the maximum of profile '%s' in %s",
                        days, out->profile->max_validity_days, out->profile->name, j->name);
-    rb_status s = rb_check_public_key(key, err);
+    rb_status s = rb_check_key_facts(key, err);
     out->cert = s == RB_OK ? X509_new() : NULL;
     if (s == RB_OK && out->cert == NULL)
         s = rb_fail(err, RB_ENOMEM, NULL, "out of memory");
@@ -106,6 +106,76 @@ static void prepared_clear(prepared *p)
     rb_subject_clear(&p->subject); /* before the certificate that holds its name */
     X509_free(p->cert);
     OPENSSL_free(p->der);
+}
+
+/*
+ * Appends text as a JSON string, escaped as jansson's json_dumps escapes it
+ * (RFC 8259 7: the quote, the backslash and control characters; UTF-8 as is).
+ * Returns the new length, or cap when it does not fit.
+ */
+static size_t json_put_string(char *out, size_t len, size_t cap, const char *text)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (len < cap)
+        out[len++] = '"';
+    for (const unsigned char *c = (const unsigned char *)text; *c && len < cap; c++) {
+        const char *short_escape = *c == '"'    ? "\\\""
+                                   : *c == '\\' ? "\\\\"
+                                   : *c == '\b' ? "\\b"
+                                   : *c == '\f' ? "\\f"
+                                   : *c == '\n' ? "\\n"
+                                   : *c == '\r' ? "\\r"
+                                   : *c == '\t' ? "\\t"
+                                                : NULL;
+        char escape[7] = {'\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15], '\0'};
+        const char *piece = short_escape ? short_escape : *c < 0x20 ? escape : NULL;
+        if (piece == NULL) {
+            out[len++] = (char)*c;
+            continue;
+        }
+        size_t n = strlen(piece);
+        if (cap - len < n)
+            return cap;
+        memcpy(out + len, piece, n);
+        len += n;
+    }
+    if (len >= cap - 1)
+        return cap;
+    out[len++] = '"';
+    out[len] = '\0';
+    return len;
+}
+
+/*
+ * The issuance event's detail, the object {ca, not_after_ms, profile,
+ * replaces (when renewing), subject} written with its keys sorted, exactly as
+ * json_dumps(JSON_COMPACT | JSON_SORT_KEYS) would write it, without building
+ * and serialising a JSON object per certificate.
+ */
+static rb_status issue_detail(const rb_issuer *issuer, const rb_issue_request *req,
+                              const prepared *p, char *out, size_t cap, rb_error *err)
+{
+    size_t len = (size_t)snprintf(out, cap, "{\"ca\":");
+    len = json_put_string(out, len, cap, rb_issuer_get0_authority(issuer)->name);
+    if (len < cap)
+        len += (size_t)snprintf(out + len, cap - len,
+                                ",\"not_after_ms\":%lld,\"profile\":", (long long)p->not_after_ms);
+    if (len < cap)
+        len = json_put_string(out, len, cap, p->profile->name);
+    if (len < cap && req->replaces) {
+        len += (size_t)snprintf(out + len, cap - len, ",\"replaces\":");
+        if (len < cap)
+            len = json_put_string(out, len, cap, req->replaces);
+    }
+    if (len < cap)
+        len += (size_t)snprintf(out + len, cap - len, ",\"subject\":");
+    if (len < cap)
+        len = json_put_string(out, len, cap, p->subject_text);
+    if (len < cap)
+        len += (size_t)snprintf(out + len, cap - len, "}");
+    if (len >= cap)
+        return rb_fail(err, RB_EINTERNAL, NULL, "the issuance event's detail is too long");
+    return RB_OK;
 }
 
 static rb_status record_one(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_request *req,
@@ -152,13 +222,11 @@ static rb_status record_one(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_reque
     free(fields);
     if (s != RB_OK)
         return s;
-    json_t *detail = json_pack("{s:s,s:s,s:s,s:I}", "profile", p->profile->name, "subject",
-                               p->subject_text, "ca", rb_issuer_get0_authority(issuer)->name,
-                               "not_after_ms", (json_int_t)p->not_after_ms);
-    if (req->replaces)
-        json_object_set_new(detail, "replaces", json_string(req->replaces));
-    s = rb_ca_record_event(ctx, p->serial, "issue", detail, err);
-    json_decref(detail);
+    /* Six times the subject: every character of it could need a \u00XX escape. */
+    char detail[6 * sizeof(p->subject_text) + 1024];
+    s = issue_detail(issuer, req, p, detail, sizeof(detail), err);
+    if (s == RB_OK)
+        s = rb_ca_record_event_text(ctx, p->serial, "issue", detail, err);
     if (s == RB_OK && req->supersede && req->replaces)
         s = rb_ca_supersede_in_transaction(ctx, req->replaces, err);
     return s;
@@ -189,7 +257,7 @@ rb_status rb_ca_issue(rb_ctx *ctx, rb_issuer *issuer, const rb_issue_request *re
     for (i = 0; s == RB_OK && i < n; i++) {
         const rb_issue_request *req = &requests[i];
         s = prepare_key(ctx, issuer, req->profile, req->fields, req->days,
-                        rb_csr_get0_pkey(work[i].csr), rb_csr_get0_spki(work[i].csr), &work[i],
+                        rb_csr_get0_key_facts(work[i].csr), rb_csr_get0_spki(work[i].csr), &work[i],
                         err);
         if (s == RB_OK)
             s = record_one(ctx, issuer, req, &work[i], err);
@@ -223,11 +291,13 @@ rb_status rb_ca_issue_own(rb_ctx *ctx, rb_issuer *issuer, const char *profile, j
     memset(&work, 0, sizeof(work));
     rb_issue_request request = {.profile = profile, .fields = fields};
     X509_PUBKEY *spki = NULL;
+    rb_key_facts facts;
+    rb_key_facts_of(key, &facts);
     rb_status s = X509_PUBKEY_set(&spki, key) == 1
                       ? RB_OK
                       : rb_fail_crypto(err, "cannot encode the public key");
     if (s == RB_OK)
-        s = prepare_key(ctx, issuer, profile, fields, 0, key, spki, &work, err);
+        s = prepare_key(ctx, issuer, profile, fields, 0, &facts, spki, &work, err);
     X509_PUBKEY_free(spki);
     if (s == RB_OK)
         s = record_one(ctx, issuer, &request, &work, err);

@@ -21,6 +21,7 @@ struct rb_issuer {
     char cps_uri[300];
     STACK_OF(X509_EXTENSION) **profile_exts; /* per profile, built on first use */
     rb_csr_reader *csr_reader;
+    rb_lint_memo *lint_memo;   /* the profile extensions that passed the linter */
     EVP_MD_CTX *sign_template; /* initialised with the CA key; copied per certificate */
     EVP_MD_CTX *sign_ctx;
     X509_ALGOR *sig_alg; /* the signature AlgorithmIdentifier, and its DER */
@@ -348,6 +349,8 @@ rb_status rb_issuer_open(rb_ctx *ctx, const char *ca_name, const rb_key_secret *
     }
     if (s == RB_OK)
         s = rb_csr_reader_new(&issuer->csr_reader, err);
+    if (s == RB_OK && (issuer->lint_memo = rb_lint_memo_new()) == NULL)
+        s = rb_fail(err, RB_ENOMEM, NULL, "out of memory");
     if (s == RB_OK)
         s = prepare_signing(issuer, err);
     free(base_url);
@@ -367,6 +370,7 @@ void rb_issuer_free(rb_issuer *issuer)
         sk_X509_EXTENSION_pop_free(issuer->profile_exts[i], X509_EXTENSION_free);
     free(issuer->profile_exts);
     rb_csr_reader_free(issuer->csr_reader);
+    rb_lint_memo_free(issuer->lint_memo);
     EVP_MD_CTX_free(issuer->sign_template);
     EVP_MD_CTX_free(issuer->sign_ctx);
     X509_ALGOR_free(issuer->sig_alg);
@@ -422,8 +426,25 @@ static rb_status add_profile_exts(rb_issuer *issuer, const rb_profile *p, X509 *
         if (skip_policies &&
             OBJ_obj2nid(X509_EXTENSION_get_object(ext)) == NID_certificate_policies)
             continue;
-        if (!X509_add_ext(cert, ext, -1))
+        /*
+         * X509_add_ext copies an extension by encoding and decoding it; a
+         * copy made from its parts is the same extension for a fraction of
+         * that, and goes onto the certificate's own list of extensions,
+         * which X509_get0_extensions returns once there is one.
+         */
+        STACK_OF(X509_EXTENSION) *own = (STACK_OF(X509_EXTENSION) *)X509_get0_extensions(cert);
+        if (own == NULL) {
+            if (!X509_add_ext(cert, ext, -1))
+                return rb_fail_crypto(err, "cannot add an extension");
+            continue;
+        }
+        X509_EXTENSION *copy = X509_EXTENSION_create_by_OBJ(NULL, X509_EXTENSION_get_object(ext),
+                                                            X509_EXTENSION_get_critical(ext),
+                                                            X509_EXTENSION_get_data(ext));
+        if (copy == NULL || !sk_X509_EXTENSION_push(own, copy)) {
+            X509_EXTENSION_free(copy);
             return rb_fail_crypto(err, "cannot add an extension");
+        }
     }
     return RB_OK;
 }
@@ -554,7 +575,7 @@ rb_status rb_issuer_sign(rb_issuer *issuer, const rb_profile *p, const rb_subjec
     if (s == RB_OK && subject->san != NULL)
         s = rb_x509_add_ext(cert, NID_subject_alt_name, 0, subject->san, err);
     if (s == RB_OK)
-        s = rb_lint_leaf(cert, p, issuer->ca->cert, err);
+        s = rb_lint_leaf_memo(cert, p, issuer->ca->cert, issuer->lint_memo, err);
     if (s == RB_OK)
         s = sign_and_encode(issuer, cert, der, der_len, err);
     ASN1_INTEGER_free(serial);

@@ -429,11 +429,15 @@ rb_status rb_ca_renew(rb_ctx *ctx, rb_issuer *issuer, const char *serial, const 
     if (s == RB_OK && reissue) {
         const unsigned char *p = old.der;
         X509 *old_cert = d2i_X509(NULL, &p, (long)old.der_len);
-        if (old_cert == NULL || EVP_PKEY_eq(X509_get0_pubkey(old_cert), rb_csr_get0_pkey(req)) == 1)
+        EVP_PKEY *new_key = rb_csr_get1_pkey(req);
+        if (new_key == NULL)
+            s = rb_fail_crypto(err, "the request's public key cannot be decoded");
+        else if (old_cert == NULL || EVP_PKEY_eq(X509_get0_pubkey(old_cert), new_key) == 1)
             s = rb_fail(err, RB_EINVAL, "re-issue",
                         "a re-issue needs a new key; this request "
                         "certifies the same key as %s",
                         old.serial);
+        EVP_PKEY_free(new_key);
         X509_free(old_cert);
     }
     rb_csr_free(req);

@@ -7,6 +7,7 @@
 #include "pki/x509util.h"
 
 #include <openssl/x509v3.h>
+#include <stdlib.h>
 #include <string.h>
 
 static rb_status fail(rb_error *err, const char *rule, const char *message)
@@ -111,18 +112,23 @@ static rb_status lint_usage(X509 *cert, const rb_profile *p, rb_error *err)
     return RB_OK;
 }
 
-static rb_status lint_key_ids(X509 *cert, X509 *issuer, rb_error *err)
+static rb_status lint_ski(X509 *cert, rb_error *err)
 {
     ASN1_OCTET_STRING *ski = X509_get_ext_d2i(cert, NID_subject_key_identifier, NULL, NULL);
-    AUTHORITY_KEYID *aki = X509_get_ext_d2i(cert, NID_authority_key_identifier, NULL, NULL);
-    const ASN1_OCTET_STRING *issuer_ski = X509_get0_subject_key_id(issuer);
     int has_ski = ski != NULL;
-    int aki_ok = aki != NULL && aki->keyid != NULL && issuer_ski != NULL &&
-                 ASN1_OCTET_STRING_cmp(aki->keyid, issuer_ski) == 0;
     ASN1_OCTET_STRING_free(ski);
-    AUTHORITY_KEYID_free(aki);
     if (!has_ski)
         return fail(err, "RFC 5280 4.2.1.2", "subjectKeyIdentifier is missing");
+    return RB_OK;
+}
+
+static rb_status lint_aki(X509 *cert, X509 *issuer, rb_error *err)
+{
+    AUTHORITY_KEYID *aki = X509_get_ext_d2i(cert, NID_authority_key_identifier, NULL, NULL);
+    const ASN1_OCTET_STRING *issuer_ski = X509_get0_subject_key_id(issuer);
+    int aki_ok = aki != NULL && aki->keyid != NULL && issuer_ski != NULL &&
+                 ASN1_OCTET_STRING_cmp(aki->keyid, issuer_ski) == 0;
+    AUTHORITY_KEYID_free(aki);
     if (!aki_ok)
         return fail(err, "RFC 5280 4.2.1.1",
                     "authorityKeyIdentifier is missing or does not match the CA's key");
@@ -192,7 +198,104 @@ static rb_status lint_pointers(X509 *cert, const rb_profile *p, rb_error *err)
     return RB_OK;
 }
 
+/*
+ * The extensions whose checks depend only on their encoding, the profile
+ * and the issuer: a profile makes them the same for every certificate.
+ */
+static const int fixed_nids[] = {
+    NID_basic_constraints,    NID_key_usage,
+    NID_ext_key_usage,        NID_authority_key_identifier,
+    NID_info_access,          NID_crl_distribution_points,
+    NID_certificate_policies, NID_id_pkix_OCSP_noCheck,
+};
+
+#define FIXED_KEY_MAX 4096
+
+struct rb_lint_memo {
+    const rb_profile *profile;
+    const X509 *issuer;
+    size_t key_len; /* 0: nothing remembered */
+    unsigned char key[FIXED_KEY_MAX];
+};
+
+rb_lint_memo *rb_lint_memo_new(void)
+{
+    return calloc(1, sizeof(rb_lint_memo));
+}
+
+void rb_lint_memo_free(rb_lint_memo *memo)
+{
+    free(memo);
+}
+
+/*
+ * The fixed extensions of cert as one string of bytes: for each, in the
+ * order of fixed_nids, whether it is present and critical, its length and
+ * its value. Returns the length, or 0 when it does not fit in key.
+ */
+static size_t fixed_key(X509 *cert, unsigned char key[FIXED_KEY_MAX])
+{
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof(fixed_nids) / sizeof(fixed_nids[0]); i++) {
+        int at = X509_get_ext_by_NID(cert, fixed_nids[i], -1);
+        X509_EXTENSION *ext = at >= 0 ? X509_get_ext(cert, at) : NULL;
+        const ASN1_OCTET_STRING *value = ext ? X509_EXTENSION_get_data(ext) : NULL;
+        size_t value_len = value ? (size_t)ASN1_STRING_length(value) : 0;
+        if (FIXED_KEY_MAX - len < 5 + value_len)
+            return 0;
+        key[len++] = ext == NULL ? 0 : X509_EXTENSION_get_critical(ext) ? 2 : 1;
+        for (int shift = 24; shift >= 0; shift -= 8)
+            key[len++] = (unsigned char)(value_len >> shift);
+        if (value_len > 0)
+            memcpy(key + len, ASN1_STRING_get0_data(value), value_len);
+        len += value_len;
+    }
+    return len;
+}
+
+/* The extension checks, in the order their failures are reported. */
+static rb_status lint_extensions(X509 *cert, const rb_profile *p, X509 *issuer, rb_error *err)
+{
+    rb_status s = lint_usage(cert, p, err);
+    if (s == RB_OK)
+        s = lint_ski(cert, err);
+    if (s == RB_OK)
+        s = lint_aki(cert, issuer, err);
+    if (s == RB_OK)
+        s = lint_pointers(cert, p, err);
+    return s;
+}
+
+/*
+ * lint_extensions, of which only the subject key identifier (different in
+ * every certificate) is checked again when the fixed extensions are byte for
+ * byte those that passed last time, for the same profile and issuer.
+ */
+static rb_status lint_extensions_memo(X509 *cert, const rb_profile *p, X509 *issuer,
+                                      rb_lint_memo *memo, rb_error *err)
+{
+    unsigned char key[FIXED_KEY_MAX];
+    size_t key_len = memo ? fixed_key(cert, key) : 0;
+    if (key_len > 0 && memo->profile == p && memo->issuer == issuer && memo->key_len == key_len &&
+        memcmp(memo->key, key, key_len) == 0)
+        return lint_ski(cert, err);
+    rb_status s = lint_extensions(cert, p, issuer, err);
+    if (s == RB_OK && key_len > 0) {
+        memo->profile = p;
+        memo->issuer = issuer;
+        memo->key_len = key_len;
+        memcpy(memo->key, key, key_len);
+    }
+    return s;
+}
+
 rb_status rb_lint_leaf(X509 *cert, const rb_profile *p, X509 *issuer, rb_error *err)
+{
+    return rb_lint_leaf_memo(cert, p, issuer, NULL, err);
+}
+
+rb_status rb_lint_leaf_memo(X509 *cert, const rb_profile *p, X509 *issuer, rb_lint_memo *memo,
+                            rb_error *err)
 {
     if (X509_get_version(cert) != X509_VERSION_3)
         return fail(err, "RFC 5280 4.1.2.1", "the certificate is not version 3");
@@ -204,11 +307,7 @@ rb_status rb_lint_leaf(X509 *cert, const rb_profile *p, X509 *issuer, rb_error *
     if (s == RB_OK)
         s = lint_unique_extensions(cert, err);
     if (s == RB_OK)
-        s = lint_usage(cert, p, err);
-    if (s == RB_OK)
-        s = lint_key_ids(cert, issuer, err);
-    if (s == RB_OK)
-        s = lint_pointers(cert, p, err);
+        s = lint_extensions_memo(cert, p, issuer, memo, err);
     /* The key itself was checked against the key policy when the request was read. */
     return s;
 }

@@ -19,4 +19,28 @@
 rb_status rb_lint_leaf(X509 *cert, const rb_profile *profile, X509 *issuer,
                        rb_error *err) RB_MUST_CHECK;
 
+/*
+ * What the linter remembers between certificates of one issuer: the
+ * encoding of the extensions a profile makes the same for every certificate
+ * (basic constraints, key usages, authority key identifier, AIA, CRL
+ * distribution points, policies, ocsp-nocheck) that last passed, with the
+ * profile and issuer it passed for. Decoding and checking them again gives
+ * the same answer for the same bytes, so an identical encoding is not
+ * decoded again; any difference in any byte, the profile or the issuer
+ * checks them in full. Not shared between threads.
+ */
+typedef struct rb_lint_memo rb_lint_memo;
+
+/* A new, empty memo (NULL when out of memory); free with rb_lint_memo_free (NULL is fine). */
+rb_lint_memo *rb_lint_memo_new(void);
+void rb_lint_memo_free(rb_lint_memo *memo);
+
+/*
+ * rb_lint_leaf with a memo (may be NULL: every check in full). profile and
+ * issuer must outlive the memo or not be used with it again: they are
+ * remembered by address.
+ */
+rb_status rb_lint_leaf_memo(X509 *cert, const rb_profile *profile, X509 *issuer, rb_lint_memo *memo,
+                            rb_error *err) RB_MUST_CHECK;
+
 #endif

@@ -8,6 +8,7 @@
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,29 +143,45 @@ const EVP_MD *rb_signing_digest(EVP_PKEY *key)
     return EVP_sha256();
 }
 
-rb_status rb_check_public_key(EVP_PKEY *key, rb_error *err)
+void rb_key_facts_of(EVP_PKEY *key, rb_key_facts *out)
 {
+    memset(out, 0, sizeof(*out));
+    out->type = NID_undef;
+    out->bits = EVP_PKEY_get_bits(key);
+    const char *name = EVP_PKEY_get0_type_name(key);
+    snprintf(out->type_name, sizeof(out->type_name), "%s", name ? name : "unknown");
     if (EVP_PKEY_is_a(key, "RSA")) {
-        int bits = EVP_PKEY_get_bits(key);
-        if (bits < 2048)
-            return rb_fail(err, RB_EINVAL, "key policy: RSA keys of at least 2048 bits",
-                           "the RSA key has %d bits; at least 2048 are required", bits);
-        if (bits > 8192)
-            return rb_fail(err, RB_EINVAL, "key policy: RSA keys of at most 8192 bits",
-                           "the RSA key has %d bits; at most 8192 are accepted", bits);
-        return RB_OK;
-    }
-    if (EVP_PKEY_is_a(key, "EC")) {
-        char curve[64] = "", encoding[32] = "";
+        out->type = EVP_PKEY_RSA;
+    } else if (EVP_PKEY_is_a(key, "EC")) {
+        char encoding[32] = "";
         size_t len = 0;
+        out->type = EVP_PKEY_EC;
         /* OpenSSL names the curve even when the key spells out its parameters. */
         EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, encoding, sizeof(encoding),
                                        &len);
-        if (strcmp(encoding, OSSL_PKEY_EC_ENCODING_EXPLICIT) == 0)
+        out->explicit_curve = strcmp(encoding, OSSL_PKEY_EC_ENCODING_EXPLICIT) == 0;
+        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, out->curve,
+                                       sizeof(out->curve), &len);
+    }
+}
+
+rb_status rb_check_key_facts(const rb_key_facts *facts, rb_error *err)
+{
+    if (facts->type == EVP_PKEY_RSA) {
+        if (facts->bits < 2048)
+            return rb_fail(err, RB_EINVAL, "key policy: RSA keys of at least 2048 bits",
+                           "the RSA key has %d bits; at least 2048 are required", facts->bits);
+        if (facts->bits > 8192)
+            return rb_fail(err, RB_EINVAL, "key policy: RSA keys of at most 8192 bits",
+                           "the RSA key has %d bits; at most 8192 are accepted", facts->bits);
+        return RB_OK;
+    }
+    if (facts->type == EVP_PKEY_EC) {
+        const char *curve = facts->curve;
+        if (facts->explicit_curve)
             return rb_fail(err, RB_EINVAL, "RFC 5480 2.1.1: EC keys name their curve",
                            "the EC key spells out its curve parameters; only named curves "
                            "(P-256, P-384, P-521) are accepted");
-        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve), &len);
         if (strcmp(curve, "prime256v1") == 0 || strcmp(curve, "secp384r1") == 0 ||
             strcmp(curve, "secp521r1") == 0)
             return RB_OK;
@@ -174,7 +191,14 @@ rb_status rb_check_public_key(EVP_PKEY *key, rb_error *err)
     }
     return rb_fail(err, RB_EINVAL, "key policy: RSA or EC keys",
                    "the key type %s is not accepted; use RSA (2048+) or EC (P-256/P-384/P-521)",
-                   EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "unknown");
+                   facts->type_name[0] ? facts->type_name : "unknown");
+}
+
+rb_status rb_check_public_key(EVP_PKEY *key, rb_error *err)
+{
+    rb_key_facts facts;
+    rb_key_facts_of(key, &facts);
+    return rb_check_key_facts(&facts, err);
 }
 
 char *rb_x509_to_pem(X509 *cert)

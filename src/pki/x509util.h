@@ -52,9 +52,26 @@ rb_status rb_x509_add_ext(X509 *cert, int nid, int critical, void *value,
 const EVP_MD *rb_signing_digest(EVP_PKEY *key);
 
 /*
+ * What the key policy looks at, taken from a key (rb_key_facts_of) or noted
+ * while a request's key was read (ca/csr.h), so that the policy does not need
+ * the decoded key.
+ */
+typedef struct rb_key_facts {
+    int type;           /* EVP_PKEY_RSA, EVP_PKEY_EC, or NID_undef for any other type */
+    int bits;           /* the RSA modulus size, the EC field size */
+    int explicit_curve; /* EC: the parameters are spelled out instead of named */
+    char curve[64];     /* EC: OpenSSL's short name of the curve ("prime256v1"), or "" */
+    char type_name[32]; /* for messages: OpenSSL's name of the key type, or "unknown" */
+} rb_key_facts;
+
+void rb_key_facts_of(EVP_PKEY *key, rb_key_facts *out);
+
+/*
  * Checks a subscriber public key: RSA of at least 2048 bits (and at most
  * 8192), or EC on P-256, P-384 or P-521. Names the rule on failure.
  */
+rb_status rb_check_key_facts(const rb_key_facts *facts, rb_error *err) RB_MUST_CHECK;
+/* The same for a key: rb_key_facts_of, then rb_check_key_facts. */
 rb_status rb_check_public_key(EVP_PKEY *key, rb_error *err) RB_MUST_CHECK;
 
 /* PEM of cert appended to a new string the caller frees. */

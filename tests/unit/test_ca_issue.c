@@ -172,3 +172,74 @@ TEST(issue_refuses_one_key_for_two_subjects_in_one_batch)
     rb_ca_close_issuer(issuer);
     rb_store_close(ctx.store);
 }
+
+/* The text of column 0 of the first row of sql with $1 = value (malloc'd), or NULL. */
+static char *text_where(rb_ctx *ctx, const char *sql, const char *value)
+{
+    rb_stmt *stmt = NULL;
+    rb_error err = {0};
+    int has_row = 0;
+    char *out = NULL;
+    if (rb_store_prepare(ctx->store, sql, &stmt, &err) == RB_OK &&
+        rb_stmt_bind_text(stmt, 1, value) == RB_OK && rb_stmt_step(stmt, &has_row, &err) == RB_OK &&
+        has_row)
+        out = strdup(rb_stmt_text(stmt, 0));
+    if (stmt != NULL)
+        rb_stmt_reset(stmt);
+    return out;
+}
+
+/*
+ * The issuance event's detail is written without jansson; it must be the
+ * bytes json_dumps writes for the same object, also when the subject needs
+ * escaping (RFC 2253 writes a comma in a value as "\," and quotes as "\"").
+ */
+TEST(issue_event_detail_is_what_jansson_writes)
+{
+    rb_ctx ctx;
+    rb_issuer *issuer = NULL;
+    REQUIRE(open_provider(&ctx, &issuer));
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    unsigned char *csr = NULL;
+    int len = make_csr(key, &csr);
+    json_t *fields = json_pack("{s:s,s:s,s:s}", "given_name", "Ana \"Nené\"", "surname",
+                               "Quispe, Ñahui", "id_number", "10117410");
+    rb_issue_request req = {.csr = csr,
+                            .csr_len = len > 0 ? (size_t)len : 0,
+                            .profile = "natural-person",
+                            .fields = fields};
+    rb_issued out = {0};
+    rb_error err = {0};
+    rb_status s = rb_ca_issue(&ctx, issuer, &req, 1, &out, &err);
+    CHECK(s == RB_OK);
+    if (s != RB_OK)
+        fprintf(stderr, "  %s\n", err.message);
+    rb_cert_record rec;
+    if (s == RB_OK && rb_ca_get(&ctx, out.serial, &rec, &err) == RB_OK) {
+        json_t *want = json_pack("{s:s,s:I,s:s,s:s}", "ca", "issuing", "not_after_ms",
+                                 (json_int_t)rec.not_after_ms, "profile", "natural-person",
+                                 "subject", rec.subject);
+        char *want_text = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
+        char object[64];
+        snprintf(object, sizeof(object), "cert:%s", out.serial);
+        char *audit = text_where(&ctx, "SELECT detail FROM audit_log WHERE object = $1", object);
+        char *event =
+            text_where(&ctx, "SELECT detail FROM cert_events WHERE serial = $1", out.serial);
+        CHECK(strchr(rec.subject, '\\') != NULL && strchr(rec.subject, '"') != NULL);
+        CHECK(want_text && audit && strcmp(audit, want_text) == 0);
+        CHECK(want_text && event && strcmp(event, want_text) == 0);
+        if (want_text && audit && strcmp(audit, want_text) != 0)
+            fprintf(stderr, "  audit detail %s\n  jansson      %s\n", audit, want_text);
+        free(audit);
+        free(event);
+        free(want_text);
+        json_decref(want);
+        rb_cert_record_clear(&rec);
+    }
+    X509_free(out.cert);
+    json_decref(fields);
+    OPENSSL_free(csr);
+    EVP_PKEY_free(key);
+    rb_ca_close_issuer(issuer);
+    rb_store_close(ctx.store);
+}

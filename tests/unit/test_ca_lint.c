@@ -27,6 +27,7 @@ typedef struct fixture {
     const rb_profile *profile;
     EVP_PKEY *ca_key, *leaf_key;
     X509 *ca, *leaf;
+    rb_lint_memo *memo; /* primed with the conforming leaf */
 } fixture;
 
 static EVP_PKEY *ec_key(const char *curve)
@@ -191,11 +192,15 @@ static int fixture_open(fixture *f, const char *profile)
              add_profile_exts(f);
     ASN1_INTEGER_free(serial);
     X509_NAME_free(name);
+    /* What the issuer's memo holds after a good certificate of the profile. */
+    f->memo = ok ? rb_lint_memo_new() : NULL;
+    ok = ok && f->memo && rb_lint_leaf_memo(f->leaf, f->profile, f->ca, f->memo, &err) == RB_OK;
     return ok;
 }
 
 static void fixture_close(fixture *f)
 {
+    rb_lint_memo_free(f->memo);
     X509_free(f->leaf);
     X509_free(f->ca);
     EVP_PKEY_free(f->leaf_key);
@@ -204,17 +209,28 @@ static void fixture_close(fixture *f)
 }
 
 /* 1 when the linter refuses f->leaf naming exactly rule (or passes when rule is NULL). */
-static int lint_says(fixture *f, const char *rule)
+static int lint_says_with(fixture *f, rb_lint_memo *memo, const char *rule)
 {
     rb_error err = {0};
-    rb_status s = rb_lint_leaf(f->leaf, f->profile, f->ca, &err);
+    rb_status s = rb_lint_leaf_memo(f->leaf, f->profile, f->ca, memo, &err);
     if (rule == NULL && s == RB_OK)
         return 1;
     if (rule != NULL && s == RB_EINVAL && strcmp(err.rule, rule) == 0)
         return 1;
-    fprintf(stderr, "  lint: expected %s, got status %d rule '%s' (%s)\n", rule ? rule : "pass",
-            (int)s, err.rule, err.message);
+    fprintf(stderr, "  lint%s: expected %s, got status %d rule '%s' (%s)\n",
+            memo ? " (with the memo of a good leaf)" : "", rule ? rule : "pass", (int)s, err.rule,
+            err.message);
     return 0;
+}
+
+/*
+ * The same answer without a memo and with the memo of the conforming leaf
+ * (the issuer's case): what the memo remembers must never let a change pass.
+ */
+static int lint_says(fixture *f, const char *rule)
+{
+    int without = lint_says_with(f, NULL, rule);
+    return lint_says_with(f, f->memo, rule) && without;
 }
 
 /* --- The linter ------------------------------------------------------------------------------ */
