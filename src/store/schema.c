@@ -150,6 +150,12 @@ static const rb_migration migrations[] = {
      " issuer TEXT PRIMARY KEY REFERENCES authorities (name),"
      " crl_number BIGINT NOT NULL,"
      " der {blob} NOT NULL);"},
+    {6, "drop the subject indexes no query can use",
+     /* Searches by name or ID match anywhere in the text (LIKE '%...%'), which
+      * no B-tree index serves; the two indexes only cost every issuance two
+      * writes at random pages. */
+     "DROP INDEX certificates_subject;"
+     "DROP INDEX certificates_subject_id;"},
 };
 
 const rb_migration *rb_schema_migrations(size_t *count)
