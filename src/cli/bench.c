@@ -13,6 +13,7 @@
 #include "pki/x509util.h"
 #include "store/store.h"
 
+#include <ftw.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -300,6 +301,15 @@ static int run_bench(const bench_opts *o, cli_globals *g)
 
 enum { OPT_COUNT = 1, OPT_BATCH, OPT_SAMPLE, OPT_PREFILL, OPT_KEY_TYPE, OPT_WORK };
 
+/* nftw callback: removes one entry of the scratch directory, children first. */
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
 static int run_issue(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -348,13 +358,19 @@ static int run_issue(int argc, char **argv)
         o.openssl_sample > o.count)
         return cli_usage_error(&cli_bench_commands[0], "counts must be positive, and the "
                                                        "openssl sample at most --count");
-    if (o.work_dir == NULL && (o.work_dir = mkdtemp(work)) == NULL) {
+    int made_work_dir = o.work_dir == NULL;
+    if (made_work_dir && (o.work_dir = mkdtemp(work)) == NULL) {
         perror("mkdtemp");
         return CLI_EXIT_FAIL;
     }
     if (getenv("RUBRICA_KEY_PASS") == NULL)
         setenv("RUBRICA_KEY_PASS", "benchmark-only-passphrase", 1);
-    return run_bench(&o, &g);
+    int rc = run_bench(&o, &g);
+    /* A directory the bench made is scratch (with --prefill, near a gigabyte); one given is kept.
+     */
+    if (made_work_dir && nftw(o.work_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        fprintf(stderr, "rubrica: could not remove %s\n", o.work_dir);
+    return rc;
 }
 
 const cli_command cli_bench_commands[] = {
