@@ -16,20 +16,25 @@
 #include <stdio.h>
 #include <string.h>
 
+/*
+ * The ASN.1 templates of a PKCS#10 request (RFC 2986). clang-format cannot read
+ * OpenSSL's template macros, so this block keeps its own layout.
+ */
+// clang-format off
+
 /* SubjectPublicKeyInfo, undecoded (X509_PUBKEY would decode the key on d2i). */
 typedef struct csr_key_info {
     X509_ALGOR *algorithm;
     ASN1_BIT_STRING *public_key;
 } csr_key_info;
 
-ASN1_SEQUENCE(csr_key_info) =
-    {
-        ASN1_SIMPLE(csr_key_info, algorithm, X509_ALGOR),
-        ASN1_SIMPLE(csr_key_info, public_key, ASN1_BIT_STRING),
+ASN1_SEQUENCE(csr_key_info) = {
+    ASN1_SIMPLE(csr_key_info, algorithm, X509_ALGOR),
+    ASN1_SIMPLE(csr_key_info, public_key, ASN1_BIT_STRING),
 } static_ASN1_SEQUENCE_END(csr_key_info)
 
-    /* CertificationRequestInfo, its encoding kept for the signature check. */
-    typedef struct csr_info {
+/* CertificationRequestInfo, its encoding kept for the signature check. */
+typedef struct csr_info {
     ASN1_ENCODING enc;
     ASN1_INTEGER *version;
     X509_NAME *subject;
@@ -37,45 +42,44 @@ ASN1_SEQUENCE(csr_key_info) =
     STACK_OF(X509_ATTRIBUTE) *attributes;
 } csr_info;
 
-ASN1_SEQUENCE_enc(csr_info, enc, NULL) =
-    {
-        ASN1_SIMPLE(csr_info, version, ASN1_INTEGER),
-        ASN1_SIMPLE(csr_info, subject, X509_NAME),
-        ASN1_SIMPLE(csr_info, key, csr_key_info),
-        /* OPTIONAL as in OpenSSL's X509_REQ_INFO: some requesters omit the empty [0]. */
-        ASN1_IMP_SET_OF_OPT(csr_info, attributes, X509_ATTRIBUTE, 0),
+ASN1_SEQUENCE_enc(csr_info, enc, NULL) = {
+    ASN1_SIMPLE(csr_info, version, ASN1_INTEGER),
+    ASN1_SIMPLE(csr_info, subject, X509_NAME),
+    ASN1_SIMPLE(csr_info, key, csr_key_info),
+    /* OPTIONAL as in OpenSSL's X509_REQ_INFO: some requesters omit the empty [0]. */
+    ASN1_IMP_SET_OF_OPT(csr_info, attributes, X509_ATTRIBUTE, 0),
 } static_ASN1_SEQUENCE_END_ref(csr_info, csr_info)
 
-        typedef struct csr_request {
+typedef struct csr_request {
     csr_info *info;
     X509_ALGOR *signature_algorithm;
     ASN1_BIT_STRING *signature;
 } csr_request;
 
-ASN1_SEQUENCE(csr_request) =
-    {
-        ASN1_SIMPLE(csr_request, info, csr_info),
-        ASN1_SIMPLE(csr_request, signature_algorithm, X509_ALGOR),
-        ASN1_SIMPLE(csr_request, signature, ASN1_BIT_STRING),
+ASN1_SEQUENCE(csr_request) = {
+    ASN1_SIMPLE(csr_request, info, csr_info),
+    ASN1_SIMPLE(csr_request, signature_algorithm, X509_ALGOR),
+    ASN1_SIMPLE(csr_request, signature, ASN1_BIT_STRING),
 } static_ASN1_SEQUENCE_END(csr_request)
 
-    /* RSAPublicKey (RFC 8017 A.1.1). */
-    typedef struct csr_rsa_key {
+/* RSAPublicKey (RFC 8017 A.1.1). */
+typedef struct csr_rsa_key {
     ASN1_INTEGER *modulus;
     ASN1_INTEGER *exponent;
 } csr_rsa_key;
 
-ASN1_SEQUENCE(csr_rsa_key) =
-    {
-        ASN1_SIMPLE(csr_rsa_key, modulus, ASN1_INTEGER),
-        ASN1_SIMPLE(csr_rsa_key, exponent, ASN1_INTEGER),
+ASN1_SEQUENCE(csr_rsa_key) = {
+    ASN1_SIMPLE(csr_rsa_key, modulus, ASN1_INTEGER),
+    ASN1_SIMPLE(csr_rsa_key, exponent, ASN1_INTEGER),
 } static_ASN1_SEQUENCE_END(csr_rsa_key)
 
-        struct rb_csr {
+struct rb_csr {
     csr_request *request;
     X509_PUBKEY *spki;
     rb_key_facts facts;
 };
+
+// clang-format on
 
 #define RB_CSR_CURVES 3
 
