@@ -10,19 +10,8 @@
 # RUBRICA names the binary (default build/rubrica). Needs wrk (installed when missing) and openssl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUBRICA=${RUBRICA:-$(pwd)/build/rubrica}
-SECONDS_PER_RUN=${1:-10}
-export RUBRICA_KEY_PASS=${RUBRICA_KEY_PASS:-tsa-bench-passphrase}
-# wrk is a Debian package; a machine whose package lists are stale needs an update first.
-command -v wrk >/dev/null ||
-  { apt-get install -y wrk || { apt-get update -qq && apt-get install -y wrk; }; } >/dev/null 2>&1 ||
-  { echo "tsa_bench: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rubrica-tsa-bench.XXXXXX")
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-DATA=$WORK/data
+NAME=tsa-bench
+. bench/lib.sh
 
 "$RUBRICA" init --data "$DATA" --jurisdiction PE --key-type ec-p256 >/dev/null
 "$RUBRICA" ca cert tsa --data "$DATA" >"$WORK/tsa.pem"
