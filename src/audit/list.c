@@ -140,8 +140,7 @@ static rb_status read_page(rb_store *store, const list_query *q, int64_t low, in
         if (status == RB_OK)
             (*count)++;
     }
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     return status;
 }
 

@@ -110,8 +110,7 @@ static rb_status find_hash(rb_store *store, const uint8_t hash[RB_AUDIT_HASH_LEN
         status = rb_stmt_step(stmt, &has_row, err);
     if (status == RB_OK && has_row)
         *found = rb_stmt_int64(stmt, 0);
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     return status;
 }
 
@@ -174,8 +173,7 @@ static rb_status follow_page(rb_store *store, int64_t *cursor, uint8_t expect[RB
             break;
         }
     }
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     return status;
 }
 
@@ -341,8 +339,7 @@ static rb_status find_link_to(rb_store *store, const uint8_t hash[RB_AUDIT_HASH_
         status = rb_stmt_step(stmt, &has_row, err);
     if (status == RB_OK && has_row)
         *found = rb_stmt_int64(stmt, 0);
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     return status;
 }
 
@@ -369,8 +366,7 @@ static rb_status check_low_seqs(rb_store *store, rb_audit_report *out, int *fail
         copy_hash(stmt, 1, prev);
         copy_hash(stmt, 2, hash);
     }
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     if (status != RB_OK || !has_row)
         return status;
     status = find_link_to(store, hash, &linked_from, err);
@@ -426,8 +422,7 @@ static rb_status walk_page(rb_store *store, chain_pos *p, rb_audit_report *out, 
         copy_hash(stmt, 7, p->hash);
         out->records++;
     }
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     return status;
 }
 

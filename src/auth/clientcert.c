@@ -209,8 +209,7 @@ static rb_status pinned_user(rb_ctx *ctx, rb_client_cert_check *check, rb_user *
         s = rb_stmt_step(stmt, &has_row, err);
     if (s == RB_OK && has_row)
         snprintf(name, sizeof(name), "%s", rb_stmt_text(stmt, 0));
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     rb_user user;
     if (s == RB_OK && has_row)
         s = rb_user_get(ctx, name, &user, err);

@@ -144,8 +144,7 @@ rb_status rb_token_revoke(rb_ctx *ctx, const char *id, rb_error *err)
         s = rb_stmt_step(stmt, &has_row, err);
     if (s == RB_OK && has_row)
         revoked = rb_stmt_is_null(stmt, 0) ? 0 : rb_stmt_int64(stmt, 0);
-    if (s == RB_OK)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     if (s == RB_OK && !has_row)
         s = rb_fail(err, RB_ENOTFOUND, NULL, "there is no token with id '%s'", id);
     if (s == RB_OK && revoked != 0)
@@ -198,8 +197,7 @@ rb_status rb_token_list(rb_ctx *ctx, const char *user,
         if (fn(&t, arg) != 0)
             break;
     }
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     return s;
 }
 
@@ -237,8 +235,7 @@ rb_status rb_auth_token(rb_ctx *ctx, const char *bearer, rb_user *out, rb_error 
             s = rb_user_role_parse(rb_stmt_text(stmt, 1), &u.role, err);
         u.created_ms = rb_stmt_int64(stmt, 3);
     }
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     if (s == RB_OK && !has_row)
         s = rb_fail(err, RB_EPERM, NULL, "the API token is not valid");
     if (s == RB_OK)

@@ -151,8 +151,7 @@ rb_status rb_user_get(rb_ctx *ctx, const char *name, rb_user *out, rb_error *err
     else if (s == RB_OK)
         s = rb_fail(err, RB_ENOTFOUND, NULL,
                     "there is no user called '%s' (see 'rubrica user list')", name);
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     return s;
 }
 
@@ -172,8 +171,7 @@ rb_status rb_user_list(rb_ctx *ctx, int (*fn)(const rb_user *user, void *arg), v
         if (s == RB_OK && fn(&u, arg) != 0)
             break;
     }
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     return s;
 }
 

@@ -44,8 +44,7 @@ static rb_status check_key_reuse(rb_ctx *ctx, const char *spki, const char *subj
         s = rb_fail(err, RB_ECONFLICT, "key policy: one key, one subject",
                     "this public key is already certified for another subject (certificate %s)",
                     rb_stmt_text(stmt, 0));
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     return s;
 }
 

@@ -5,6 +5,7 @@
  * CDNs can serve pre-signed responses until their nextUpdate.
  */
 #include "http/routes.h"
+#include "http/text.h"
 
 #include "core/log.h"
 #include "ocsp/ocsp.h"
@@ -93,19 +94,6 @@ static uint8_t *base64_decode(const char *text, size_t *out_len)
     return out;
 }
 
-/* An IMF-fixdate (RFC 9110 5.6.7), independent of the locale. */
-static void http_date(int64_t ms, char *buf, size_t len)
-{
-    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
-             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 /* RFC 5019 6.2: the ETag is the SHA-1 of the OCSPResponse. Writes "\"hex\"". */
 static void entity_tag(const rb_ocsp_answer *answer, char out[SHA_DIGEST_LENGTH * 2 + 3])
 {
@@ -136,9 +124,9 @@ static void add_cache_headers(const rb_http_request *req, rb_http_response *resp
     rb_http_add_header(resp, "Cache-Control", value);
     entity_tag(answer, tag);
     rb_http_add_header(resp, "ETag", tag);
-    http_date(answer->this_update_ms, value, sizeof(value));
+    rb_http_date(answer->this_update_ms, value, sizeof(value));
     rb_http_add_header(resp, "Last-Modified", value);
-    http_date(answer->next_update_ms, value, sizeof(value));
+    rb_http_date(answer->next_update_ms, value, sizeof(value));
     rb_http_add_header(resp, "Expires", value);
 }
 

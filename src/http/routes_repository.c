@@ -256,9 +256,8 @@ void rb_http_handle_repository(rb_http_request *req, rb_http_response *resp, voi
         rb_http_respond_error(resp, 400, "invalid_request", "format is html or json");
         return;
     }
-    if ((s.q != NULL &&
-         (strlen(s.q) > QUERY_MAX || rb_text_check("q", s.q, QUERY_MAX, &err) != RB_OK)) ||
-        s.limit < 0 || s.offset < 0) {
+    if ((s.q != NULL && rb_text_check("q", s.q, QUERY_MAX, &err) != RB_OK) || s.limit < 0 ||
+        s.offset < 0) {
         rb_http_respond_error(resp, 400, "invalid_request",
                               "q is text of at most 200 characters; limit 0 to 1000; offset >= 0");
         return;

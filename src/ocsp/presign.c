@@ -26,7 +26,7 @@ static rb_status select_batch(rb_ctx *ctx, const ocsp_issuer *issuer, const char
                               int64_t now, int64_t refresh_before, presign_item *items,
                               size_t *count, rb_error *err)
 {
-    rb_stmt *stmt = NULL; /* rb_store_prepare leaves it alone when it fails */
+    rb_stmt *stmt = NULL;
     int has_row = 0;
     *count = 0;
     rb_status s = rb_store_prepare(
@@ -60,8 +60,7 @@ static rb_status select_batch(rb_ctx *ctx, const ocsp_issuer *issuer, const char
         it->state.invalidity_ms = rb_stmt_int64(stmt, 4);
         it->state.hold_until_ms = rb_stmt_int64(stmt, 5);
     }
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     return s;
 }
 

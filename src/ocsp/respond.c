@@ -43,7 +43,7 @@ static rb_status answer_error(int status, rb_ocsp_answer *out)
 static rb_status cache_get(rb_ctx *ctx, const ocsp_issuer *issuer, const char *serial, int64_t now,
                            rb_ocsp_answer *out, int *hit, rb_error *err)
 {
-    rb_stmt *stmt = NULL; /* rb_store_prepare leaves it alone when it fails */
+    rb_stmt *stmt = NULL;
     int has_row = 0;
     *hit = 0;
     rb_status s =
@@ -73,8 +73,7 @@ static rb_status cache_get(rb_ctx *ctx, const ocsp_issuer *issuer, const char *s
             *hit = 1;
         }
     }
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     return s;
 }
 

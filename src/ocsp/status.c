@@ -12,7 +12,7 @@
 rb_status ocsp_state_read(rb_ctx *ctx, const ocsp_issuer *issuer, const char *serial,
                           ocsp_cert_state *out, rb_error *err)
 {
-    rb_stmt *stmt = NULL; /* rb_store_prepare leaves it alone when it fails */
+    rb_stmt *stmt = NULL;
     int has_row = 0;
     memset(out, 0, sizeof(*out));
     rb_status s =
@@ -36,8 +36,7 @@ rb_status ocsp_state_read(rb_ctx *ctx, const ocsp_issuer *issuer, const char *se
         out->invalidity_ms = rb_stmt_int64(stmt, 3);
         out->hold_until_ms = rb_stmt_int64(stmt, 4);
     }
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     return s;
 }
 
@@ -122,7 +121,7 @@ rb_status ocsp_cache_put(rb_ctx *ctx, const char *serial, const ocsp_cert_state 
                          int64_t this_ms, int64_t next_ms, const uint8_t *der, size_t len,
                          int *stored, rb_error *err)
 {
-    rb_stmt *stmt = NULL; /* rb_store_prepare leaves it alone when it fails */
+    rb_stmt *stmt = NULL;
     int has_row = 0;
     *stored = 0;
     /*
@@ -150,8 +149,7 @@ rb_status ocsp_cache_put(rb_ctx *ctx, const char *serial, const ocsp_cert_state 
         s = rb_stmt_bind_int64(stmt, 5, state->invalidity_ms);
     if (s == RB_OK)
         s = rb_stmt_step(stmt, &has_row, err);
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     if (s != RB_OK || !has_row)
         return s;
     s = rb_store_prepare(ctx->store,

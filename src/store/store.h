@@ -100,7 +100,8 @@ const char *rb_stmt_text(rb_stmt *stmt, int col); /* "" for NULL */
 int64_t rb_stmt_int64(rb_stmt *stmt, int col);
 const uint8_t *rb_stmt_blob(rb_stmt *stmt, int col, size_t *len);
 
-/* Clears results and bindings so the statement can run again. */
+/* Clears results and bindings so the statement can run again; NULL (what a
+ * failed rb_store_prepare leaves) is allowed and does nothing. */
 void rb_stmt_reset(rb_stmt *stmt);
 
 /* Convenience: runs a statement that returns no rows (or ignores them). */

@@ -37,7 +37,7 @@ struct tsa_writer {
 
 static rb_status insert_record(rb_store *store, const tsa_record *r, rb_error *err)
 {
-    rb_stmt *stmt = NULL; /* rb_store_prepare leaves it alone when it fails */
+    rb_stmt *stmt = NULL;
     int has_row = 0;
     rb_status s = rb_store_prepare(
         store,
@@ -60,8 +60,7 @@ static rb_status insert_record(rb_store *store, const tsa_record *r, rb_error *e
         s = rb_stmt_bind_text(stmt, 7, r->token_sha256);
     if (s == RB_OK)
         s = rb_stmt_step(stmt, &has_row, err);
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
     if (s == RB_OK && !has_row)
         s = rb_fail(err, RB_ECONFLICT, NULL, "time-stamp serial %s was issued before", r->serial);
     return s;
