@@ -153,6 +153,8 @@ rb_status rb_ca_list(rb_ctx *ctx, const rb_cert_filter *f,
         " AND (CAST($3 AS TEXT) IS NULL OR profile = $3)"
         " AND ($4 = 0 OR publish = 1)"
         " ORDER BY issued_ms DESC, serial LIMIT $5 OFFSET $7";
+    /* One instant for the filter and the report: a hold lapsing mid-list reads the same in both. */
+    int64_t now = rb_ctx_now_ms(ctx);
     char pattern[300];
     rb_stmt *stmt;
     rb_status s = rb_store_prepare(ctx->store, sql, &stmt, err);
@@ -171,7 +173,7 @@ rb_status rb_ca_list(rb_ctx *ctx, const rb_cert_filter *f,
     if (s == RB_OK)
         s = rb_stmt_bind_int64(stmt, 5, f->limit > 0 ? f->limit : INT32_MAX);
     if (s == RB_OK)
-        s = rb_stmt_bind_int64(stmt, 6, rb_ctx_now_ms(ctx));
+        s = rb_stmt_bind_int64(stmt, 6, now);
     if (s == RB_OK)
         s = rb_stmt_bind_int64(stmt, 7, f->offset > 0 ? f->offset : 0);
     int has_row = 1;
@@ -182,7 +184,7 @@ rb_status rb_ca_list(rb_ctx *ctx, const rb_cert_filter *f,
         rb_cert_record rec;
         s = read_record(stmt, &rec, err);
         if (s == RB_OK)
-            s = apply_hold_limit(&rec, rb_ctx_now_ms(ctx), err);
+            s = apply_hold_limit(&rec, now, err);
         int stop = s == RB_OK && fn(&rec, arg) != 0;
         rb_cert_record_clear(&rec);
         if (stop)

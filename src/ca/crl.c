@@ -8,6 +8,7 @@
  * current ones.
  */
 #include "ca/crl.h"
+#include "core/log.h"
 
 #include "audit/audit.h"
 #include "ca/issuer.h"
@@ -634,7 +635,7 @@ rb_status rb_ca_crl_refresh_all(rb_ctx *ctx, const rb_key_secret *secret, int *s
     char(*names)[64] = calloc(MAX_CAS, sizeof(*names));
     size_t count = 0;
     int has_row = 1, total = 0;
-    rb_stmt *stmt;
+    rb_stmt *stmt = NULL;
     rb_status s = names ? RB_OK : rb_fail(err, RB_ENOMEM, NULL, "out of memory");
     if (s == RB_OK)
         s = rb_store_prepare(ctx->store,
@@ -647,8 +648,10 @@ rb_status rb_ca_crl_refresh_all(rb_ctx *ctx, const rb_key_secret *secret, int *s
             break;
         snprintf(names[count++], 64, "%s", rb_stmt_text(stmt, 0));
     }
-    if (names != NULL && s == RB_OK)
-        rb_stmt_reset(stmt);
+    rb_stmt_reset(stmt);
+    if (s == RB_OK && count == MAX_CAS)
+        rb_log(RB_LOG_WARN, "crl: only the first %d certification authorities are refreshed",
+               MAX_CAS);
     for (size_t i = 0; s == RB_OK && i < count; i++) {
         for (int kind = RB_CRL_FULL; s == RB_OK && kind <= RB_CRL_DELTA; kind++) {
             uint8_t *der = NULL;

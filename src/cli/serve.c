@@ -57,7 +57,6 @@ typedef struct serve_options_t {
 typedef struct services {
     rb_tsa *tsa;
     rb_ocsp_responder *ocsp;
-    const rb_key_secret *secret; /* unlocks CA keys to re-sign a stale CRL */
     rb_http_api *api;
 } services;
 
@@ -285,7 +284,6 @@ static int serve(serve_opts *o)
     char *cert_pem = NULL, *key_pem = NULL, *trust_pem = NULL;
     int log_fd = 0;
     rb_key_secret secret = {.pass_file = o->g.pass_file};
-    svc.secret = &secret;
     first_maintenance(&ctx, &secret);
     rc = load_tsa(&ctx, db, &secret, &svc.tsa);
     if (rc == 0)

@@ -16,6 +16,8 @@
 #include "auth/auth.h"
 #include "ca/ca.h"
 #include "ca/crl.h"
+#include "ca/csr.h"
+#include "ca/issuer.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/perthread.h"
@@ -643,15 +645,6 @@ static void do_issue(api_call *c)
     }
     json_object_set_new(c->detail, "profile", json_string(profile));
     rb_error err = {0};
-    /* The library reports an unreadable CSR as a crypto failure; here it is the caller's fault. */
-    X509_REQ *parsed = NULL;
-    if (strlen(csr) > RB_CSR_MAX_BYTES ||
-        rb_csr_parse((const uint8_t *)csr, strlen(csr), &parsed, &err) != RB_OK) {
-        api_error(c, 422, "invalid_csr",
-                  err.message[0] ? err.message : "the CSR is larger than the limit", err.rule);
-        goto done;
-    }
-    X509_REQ_free(parsed);
     rb_issuer *issuer = thread_issuer(c, &err);
     if (issuer == NULL) {
         rb_log(RB_LOG_ERROR, "api: cannot open the issuing CA: %s", err.message);
@@ -659,9 +652,19 @@ static void do_issue(api_call *c)
                   NULL);
         goto done;
     }
+    /* The library reports an unreadable CSR as a crypto failure; here it is the caller's fault.
+     * Read with the issuer's reader, as rb_ca_issue will (bounded to RB_CSR_MAX_BYTES). */
+    size_t csr_len = strlen(csr);
+    rb_csr *parsed = NULL;
+    if (rb_csr_read(rb_issuer_get0_csr_reader(issuer), (const uint8_t *)csr, csr_len, &parsed,
+                    &err) != RB_OK) {
+        api_error(c, 422, "invalid_csr", err.message, err.rule);
+        goto done;
+    }
+    rb_csr_free(parsed);
     json_t *no_fields = fields ? NULL : json_object();
     rb_issue_request ireq = {.csr = (const uint8_t *)csr,
-                             .csr_len = strlen(csr),
+                             .csr_len = csr_len,
                              .profile = profile,
                              .fields = fields ? fields : no_fields,
                              .days = days ? (int)json_integer_value(days) : 0,

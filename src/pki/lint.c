@@ -289,11 +289,6 @@ static rb_status lint_extensions_memo(X509 *cert, const rb_profile *p, X509 *iss
     return s;
 }
 
-rb_status rb_lint_leaf(X509 *cert, const rb_profile *p, X509 *issuer, rb_error *err)
-{
-    return rb_lint_leaf_memo(cert, p, issuer, NULL, err);
-}
-
 rb_status rb_lint_leaf_memo(X509 *cert, const rb_profile *p, X509 *issuer, rb_lint_memo *memo,
                             rb_error *err)
 {

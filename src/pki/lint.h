@@ -12,14 +12,6 @@
 #include "pki/profile.h"
 
 /*
- * Checks cert (complete but for its signature) as a subscriber certificate of
- * profile, to be signed by issuer. Returns RB_OK, or RB_EINVAL with the rule.
- * The public key is checked beforehand with rb_check_public_key.
- */
-rb_status rb_lint_leaf(X509 *cert, const rb_profile *profile, X509 *issuer,
-                       rb_error *err) RB_MUST_CHECK;
-
-/*
  * What the linter remembers between certificates of one issuer: the
  * encoding of the extensions a profile makes the same for every certificate
  * (basic constraints, key usages, authority key identifier, AIA, CRL
@@ -36,9 +28,11 @@ rb_lint_memo *rb_lint_memo_new(void);
 void rb_lint_memo_free(rb_lint_memo *memo);
 
 /*
- * rb_lint_leaf with a memo (may be NULL: every check in full). profile and
- * issuer must outlive the memo or not be used with it again: they are
- * remembered by address.
+ * Checks cert (complete but for its signature) as a subscriber certificate of
+ * profile, to be signed by issuer. Returns RB_OK, or RB_EINVAL with the rule.
+ * The public key is checked beforehand with rb_check_public_key. memo may be
+ * NULL (every check in full); profile and issuer must outlive the memo or not
+ * be used with it again: they are remembered by address.
  */
 rb_status rb_lint_leaf_memo(X509 *cert, const rb_profile *profile, X509 *issuer, rb_lint_memo *memo,
                             rb_error *err) RB_MUST_CHECK;
