@@ -5,6 +5,7 @@
  * that maps a verified certificate to its user. Nothing here writes.
  */
 #include "auth/auth.h"
+#include "auth/internal.h"
 
 #include "ca/ca.h"
 #include "pki/x509util.h"
@@ -197,9 +198,9 @@ static rb_status pinned_user(rb_ctx *ctx, rb_client_cert_check *check, rb_user *
 {
     rb_stmt *stmt = NULL;
     int has_row = 0;
-    char name[RB_USER_NAME_MAX + 1] = "";
+    rb_user user;
     rb_status s = rb_store_prepare(ctx->store,
-                                   "SELECT u.name FROM client_certs c"
+                                   "SELECT " AUTH_USER_COLUMNS " FROM client_certs c"
                                    " JOIN users u ON u.name = c.user_name"
                                    " WHERE c.cert_sha256 = $1 AND u.disabled = 0",
                                    &stmt, err);
@@ -208,12 +209,9 @@ static rb_status pinned_user(rb_ctx *ctx, rb_client_cert_check *check, rb_user *
     if (s == RB_OK)
         s = rb_stmt_step(stmt, &has_row, err);
     if (s == RB_OK && has_row)
-        snprintf(name, sizeof(name), "%s", rb_stmt_text(stmt, 0));
+        s = auth_read_user(stmt, &user, err);
     rb_stmt_reset(stmt);
-    rb_user user;
-    if (s == RB_OK && has_row)
-        s = rb_user_get(ctx, name, &user, err);
-    if (s == RB_OK && (!has_row || user.disabled))
+    if (s == RB_OK && !has_row)
         check->verdict = RB_CLIENT_CERT_UNREGISTERED;
     else if (s == RB_OK)
         *out = user;

@@ -6,6 +6,7 @@
  * people choose, will use Argon2id in the portal.)
  */
 #include "auth/auth.h"
+#include "auth/internal.h"
 
 #include "audit/audit.h"
 #include "store/store.h"
@@ -216,7 +217,7 @@ rb_status rb_auth_token(rb_ctx *ctx, const char *bearer, rb_user *out, rb_error 
     rb_stmt *stmt = NULL;
     int has_row = 0;
     rb_status s = rb_store_prepare(ctx->store,
-                                   "SELECT u.name, u.role, u.disabled, u.created_ms, t.token_hash"
+                                   "SELECT " AUTH_USER_COLUMNS ", t.token_hash"
                                    " FROM api_tokens t JOIN users u ON u.name = t.user_name"
                                    " WHERE t.token_hash = $1 AND t.revoked_ms IS NULL"
                                    " AND u.disabled = 0",
@@ -230,10 +231,8 @@ rb_status rb_auth_token(rb_ctx *ctx, const char *bearer, rb_user *out, rb_error 
         const char *stored = rb_stmt_text(stmt, 4);
         if (strlen(stored) != strlen(hash) || CRYPTO_memcmp(stored, hash, strlen(hash)) != 0)
             has_row = 0;
-        snprintf(u.name, sizeof(u.name), "%s", rb_stmt_text(stmt, 0));
         if (has_row)
-            s = rb_user_role_parse(rb_stmt_text(stmt, 1), &u.role, err);
-        u.created_ms = rb_stmt_int64(stmt, 3);
+            s = auth_read_user(stmt, &u, err);
     }
     rb_stmt_reset(stmt);
     if (s == RB_OK && !has_row)

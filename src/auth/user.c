@@ -4,6 +4,7 @@
  * and its audit record commit together.
  */
 #include "auth/auth.h"
+#include "auth/internal.h"
 
 #include "audit/audit.h"
 #include "store/store.h"
@@ -88,7 +89,7 @@ static rb_status finish(rb_ctx *ctx, rb_status s, rb_error *err)
     return s;
 }
 
-static rb_status read_user(rb_stmt *stmt, rb_user *out, rb_error *err)
+rb_status auth_read_user(rb_stmt *stmt, rb_user *out, rb_error *err)
 {
     rb_user u = {0};
     snprintf(u.name, sizeof(u.name), "%s", rb_stmt_text(stmt, 0));
@@ -140,14 +141,13 @@ rb_status rb_user_get(rb_ctx *ctx, const char *name, rb_user *out, rb_error *err
     rb_stmt *stmt = NULL;
     int has_row = 0;
     rb_status s = rb_store_prepare(
-        ctx->store, "SELECT name, role, disabled, created_ms FROM users WHERE name = $1", &stmt,
-        err);
+        ctx->store, "SELECT " AUTH_USER_COLUMNS " FROM users u WHERE u.name = $1", &stmt, err);
     if (s == RB_OK)
         s = rb_stmt_bind_text(stmt, 1, name);
     if (s == RB_OK)
         s = rb_stmt_step(stmt, &has_row, err);
     if (s == RB_OK && has_row)
-        s = read_user(stmt, out, err);
+        s = auth_read_user(stmt, out, err);
     else if (s == RB_OK)
         s = rb_fail(err, RB_ENOTFOUND, NULL,
                     "there is no user called '%s' (see 'rubrica user list')", name);
@@ -160,14 +160,14 @@ rb_status rb_user_list(rb_ctx *ctx, int (*fn)(const rb_user *user, void *arg), v
 {
     rb_stmt *stmt = NULL;
     rb_status s = rb_store_prepare(
-        ctx->store, "SELECT name, role, disabled, created_ms FROM users ORDER BY name", &stmt, err);
+        ctx->store, "SELECT " AUTH_USER_COLUMNS " FROM users u ORDER BY u.name", &stmt, err);
     int has_row = 1;
     while (s == RB_OK) {
         s = rb_stmt_step(stmt, &has_row, err);
         if (s != RB_OK || !has_row)
             break;
         rb_user u;
-        s = read_user(stmt, &u, err);
+        s = auth_read_user(stmt, &u, err);
         if (s == RB_OK && fn(&u, arg) != 0)
             break;
     }
