@@ -8,6 +8,7 @@
  */
 #include "audit/audit.h"
 
+#include "core/hex.h"
 #include "store/store.h"
 
 #include <stdarg.h>
@@ -50,12 +51,7 @@ const char *rb_audit_problem_name(rb_audit_problem problem)
 
 void rb_audit_hash_hex(const uint8_t hash[RB_AUDIT_HASH_LEN], char out[2 * RB_AUDIT_HASH_LEN + 1])
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < RB_AUDIT_HASH_LEN; i++) {
-        out[2 * i] = digits[hash[i] >> 4];
-        out[2 * i + 1] = digits[hash[i] & 0x0f];
-    }
-    out[2 * RB_AUDIT_HASH_LEN] = '\0';
+    rb_hex_lower(hash, RB_AUDIT_HASH_LEN, out);
 }
 
 static void set_problem(rb_audit_report *out, rb_audit_problem problem, int64_t bad_seq,

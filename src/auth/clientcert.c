@@ -7,6 +7,7 @@
 #include "auth/auth.h"
 #include "auth/internal.h"
 
+#include "core/hex.h"
 #include "ca/ca.h"
 #include "pki/x509util.h"
 #include "store/store.h"
@@ -81,16 +82,12 @@ void rb_client_trust_free(rb_client_trust *trust)
 /* Fills the identifying fields of check; only a digest failure is an error. */
 static rb_status describe(X509 *cert, rb_client_cert_check *check, rb_error *err)
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     memset(check, 0, sizeof(*check));
     if (cert == NULL || !X509_digest(cert, EVP_sha256(), md, &len) || len != 32)
         return rb_fail_crypto(err, "cannot compute the certificate's fingerprint");
-    for (unsigned i = 0; i < len; i++) {
-        check->sha256[2 * i] = digits[md[i] >> 4];
-        check->sha256[2 * i + 1] = digits[md[i] & 0xf];
-    }
+    rb_hex_lower(md, len, check->sha256);
     rb_serial_to_hex(X509_get0_serialNumber(cert), check->serial, sizeof(check->serial));
     rb_name_text(X509_get_subject_name(cert), check->subject, sizeof(check->subject));
     rb_name_text(X509_get_issuer_name(cert), check->issuer, sizeof(check->issuer));

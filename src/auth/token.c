@@ -8,6 +8,7 @@
 #include "auth/auth.h"
 #include "auth/internal.h"
 
+#include "core/hex.h"
 #include "audit/audit.h"
 #include "store/store.h"
 
@@ -20,21 +21,11 @@
 #define TOKEN_BYTES 32
 #define TOKEN_CHARS (RB_TOKEN_TEXT_LEN - 1)
 
-static void hex(const unsigned char *data, size_t len, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[data[i] >> 4];
-        out[2 * i + 1] = digits[data[i] & 0xf];
-    }
-    out[2 * len] = '\0';
-}
-
 static void token_hash(const char *token, char out[2 * SHA256_DIGEST_LENGTH + 1])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)token, strlen(token), md);
-    hex(md, sizeof(md), out);
+    rb_hex_lower(md, sizeof(md), out);
 }
 
 /* Whether text has the shape of a token: 43 base64url characters. */
@@ -104,7 +95,7 @@ rb_status rb_token_create(rb_ctx *ctx, const char *user, char token[RB_TOKEN_TEX
         OPENSSL_cleanse(text, sizeof(text));
         return s;
     }
-    hex(id_raw, sizeof(id_raw), new_id);
+    rb_hex_lower(id_raw, sizeof(id_raw), new_id);
     token_hash(text, hash);
     s = rb_user_get(ctx, user, &u, err);
     if (s == RB_OK && u.disabled)

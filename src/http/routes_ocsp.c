@@ -7,6 +7,7 @@
 #include "http/routes.h"
 #include "http/text.h"
 
+#include "core/hex.h"
 #include "core/log.h"
 #include "ocsp/ocsp.h"
 
@@ -97,14 +98,10 @@ static uint8_t *base64_decode(const char *text, size_t *out_len)
 /* RFC 5019 6.2: the ETag is the SHA-1 of the OCSPResponse. Writes "\"hex\"". */
 static void entity_tag(const rb_ocsp_answer *answer, char out[SHA_DIGEST_LENGTH * 2 + 3])
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char md[SHA_DIGEST_LENGTH];
     SHA1(answer->der, answer->der_len, md);
     out[0] = '"';
-    for (int i = 0; i < SHA_DIGEST_LENGTH; i++) {
-        out[1 + 2 * i] = digits[md[i] >> 4];
-        out[2 + 2 * i] = digits[md[i] & 0xf];
-    }
+    rb_hex_lower(md, SHA_DIGEST_LENGTH, out + 1);
     out[1 + 2 * SHA_DIGEST_LENGTH] = '"';
     out[2 + 2 * SHA_DIGEST_LENGTH] = '\0';
 }

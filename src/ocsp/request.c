@@ -7,6 +7,7 @@
  */
 #include "ocsp/ocsp.h"
 
+#include "core/hex.h"
 #include <openssl/err.h>
 #include <string.h>
 
@@ -25,7 +26,6 @@ void rb_ocsp_request_clear(rb_ocsp_request *req)
  */
 static void serial_text(const ASN1_INTEGER *serial, char out[41])
 {
-    static const char digits[] = "0123456789ABCDEF";
     out[0] = '\0';
     if (serial == NULL || ASN1_STRING_type(serial) != V_ASN1_INTEGER)
         return;
@@ -33,11 +33,7 @@ static void serial_text(const ASN1_INTEGER *serial, char out[41])
     const uint8_t *bytes = ASN1_STRING_get0_data(serial);
     if (len <= 0 || len > 20)
         return;
-    for (int i = 0; i < len; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 0xf];
-    }
-    out[2 * len] = '\0';
+    rb_hex_upper(bytes, (size_t)len, out);
 }
 
 /*
@@ -150,12 +146,8 @@ int rb_ocsp_request_parse_simple(const uint8_t *der, size_t len, rb_ocsp_certid 
     }
     if (mag_len > 20 || (mag_len == 1 && mag[0] == 0))
         return 0;
-    static const char digits[] = "0123456789ABCDEF";
     memset(out, 0, sizeof(*out));
-    for (size_t i = 0; i < mag_len; i++) {
-        out->serial[2 * i] = digits[mag[i] >> 4];
-        out->serial[2 * i + 1] = digits[mag[i] & 0xf];
-    }
+    rb_hex_upper(mag, mag_len, out->serial);
     out->hash_nid = NID_sha1;
     out->name_hash = name.body;
     out->name_hash_len = (size_t)(name.end - name.body);

@@ -4,6 +4,7 @@
  */
 #include "pki/x509util.h"
 
+#include "core/hex.h"
 #include <ctype.h>
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
@@ -25,12 +26,7 @@ rb_status rb_serial_random(ASN1_INTEGER **out, char hex[RB_SERIAL_HEX_LEN], rb_e
     BN_free(bn);
     if (serial == NULL)
         return rb_fail_crypto(err, "cannot encode a serial number");
-    static const char digits[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < sizeof(bytes); i++) {
-        hex[2 * i] = digits[bytes[i] >> 4];
-        hex[2 * i + 1] = digits[bytes[i] & 15];
-    }
-    hex[2 * RB_SERIAL_BYTES] = '\0';
+    rb_hex_upper(bytes, sizeof(bytes), hex);
     *out = serial;
     return RB_OK;
 }
@@ -87,12 +83,7 @@ rb_status rb_spki_sha256_hex(const X509_PUBKEY *spki, char out[65], rb_error *er
         return rb_fail_crypto(err, "cannot encode the public key");
     SHA256(der, (size_t)len, digest);
     OPENSSL_free(der);
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = digits[digest[i] >> 4];
-        out[2 * i + 1] = digits[digest[i] & 15];
-    }
-    out[64] = '\0';
+    rb_hex_lower(digest, 32, out);
     return RB_OK;
 }
 

@@ -8,6 +8,7 @@
  */
 #include "tsa/token.h"
 
+#include "core/hex.h"
 #include <openssl/ess.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
@@ -438,21 +439,11 @@ static void put_token(const tsa_token_signer *s, const dbuf *tst, const dbuf *si
     dbuf_free(&wrapped);
 }
 
-static void hex(const uint8_t *data, size_t len, const char *digits, char *out)
-{
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[data[i] >> 4];
-        out[2 * i + 1] = digits[data[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
 /* What the record keeps of the query (the token's hash is added by the caller). */
 static void fill_record(const tsa_token_signer *s, TS_REQ *query, const uint8_t *serial,
                         int64_t at_ms, tsa_record *rec)
 {
-    static const char upper[] = "0123456789ABCDEF";
-    hex(serial, TSA_SERIAL_BYTES, upper, rec->serial);
+    rb_hex_upper(serial, TSA_SERIAL_BYTES, rec->serial);
     rec->at_ms = at_ms;
     const ASN1_OBJECT *asked = TS_REQ_get_policy_id(query);
     if (asked != NULL)
@@ -470,8 +461,8 @@ static void fill_record(const tsa_token_signer *s, TS_REQ *query, const uint8_t 
     if (nonce != NULL) {
         int negative = ASN1_STRING_type(nonce) == V_ASN1_NEG_INTEGER;
         rec->nonce[0] = '-';
-        hex(ASN1_STRING_get0_data(nonce), (size_t)ASN1_STRING_length(nonce), upper,
-            rec->nonce + negative);
+        rb_hex_upper(ASN1_STRING_get0_data(nonce), (size_t)ASN1_STRING_length(nonce),
+                     rec->nonce + negative);
     }
 }
 
@@ -499,7 +490,7 @@ rb_status tsa_token_build(const tsa_token_signer *s, EVP_PKEY_CTX *sign_ctx, TS_
         uint8_t hash[SHA256_DIGEST_LENGTH];
         SHA256(token.p, token.len, hash);
         fill_record(s, query, serial, at_ms, rec);
-        hex(hash, sizeof(hash), "0123456789abcdef", rec->token_sha256);
+        rb_hex_lower(hash, sizeof(hash), rec->token_sha256);
     }
     dbuf_free(&tst);
     dbuf_free(&attrs);

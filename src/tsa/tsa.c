@@ -11,6 +11,7 @@
  */
 #include "tsa/tsa.h"
 
+#include "core/hex.h"
 #include "ca/ca.h"
 #include "core/metrics.h"
 #include "core/perthread.h"
@@ -51,16 +52,6 @@ typedef struct tsa_thread {
     char serial[2 * TSA_SERIAL_BYTES + 1];
 } tsa_thread;
 
-static void hex_upper(const uint8_t *data, size_t len, char *out)
-{
-    static const char digits[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[data[i] >> 4];
-        out[2 * i + 1] = digits[data[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
 /*
  * Serials: 128 random bits rather than a counter. Uniqueness across threads,
  * processes and machines sharing one PostgreSQL then needs no coordination at
@@ -90,7 +81,7 @@ static ASN1_INTEGER *serial_cb(TS_RESP_CTX *rctx, void *data)
     BN_free(bn);
     if (serial == NULL)
         goto fail;
-    hex_upper(bytes, sizeof(bytes), t->serial);
+    rb_hex_upper(bytes, sizeof(bytes), t->serial);
     return serial;
 fail:
     TS_RESP_CTX_set_status_info(rctx, TS_STATUS_REJECTION,
@@ -420,8 +411,8 @@ static void fill_record(const tsa_thread *t, TS_RESP *resp, const uint8_t *der, 
     if (nonce != NULL) {
         int negative = ASN1_STRING_type(nonce) == V_ASN1_NEG_INTEGER;
         rec->nonce[0] = '-';
-        hex_upper(ASN1_STRING_get0_data(nonce), (size_t)ASN1_STRING_length(nonce),
-                  rec->nonce + negative);
+        rb_hex_upper(ASN1_STRING_get0_data(nonce), (size_t)ASN1_STRING_length(nonce),
+                     rec->nonce + negative);
     }
     /* The hash of the token as sent, taken from the response's own bytes. */
     const uint8_t *token = NULL;
@@ -430,12 +421,7 @@ static void fill_record(const tsa_thread *t, TS_RESP *resp, const uint8_t *der, 
     if (!locate_token(der, der_len, &token, &token_len))
         token_len = 0;
     SHA256(token, token_len, hash);
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof(hash); i++) {
-        rec->token_sha256[2 * i] = digits[hash[i] >> 4];
-        rec->token_sha256[2 * i + 1] = digits[hash[i] & 15];
-    }
-    rec->token_sha256[2 * sizeof(hash)] = '\0';
+    rb_hex_lower(hash, sizeof(hash), rec->token_sha256);
 }
 
 /* Runs OpenSSL on req, or on nothing when req is to be refused as malformed (len 0). */
