@@ -8,6 +8,7 @@
  */
 #include "http/accesslog.h"
 
+#include "core/wait.h"
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -83,13 +84,7 @@ static void *flusher_main(void *arg)
     http_log *log = arg;
     pthread_mutex_lock(&log->stop_lock);
     while (!log->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += HTTP_LOG_FLUSH_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = rb_monotonic_after(NULL, HTTP_LOG_FLUSH_MS * 1000L);
         pthread_cond_timedwait(&log->stop_cond, &log->stop_lock, &until);
         pthread_mutex_unlock(&log->stop_lock);
         flush_all(log);
@@ -108,11 +103,7 @@ rb_status http_log_open(int fd, http_log **out, rb_error *err)
     log->id = atomic_fetch_add(&next_log_id, 1);
     pthread_mutex_init(&log->list_lock, NULL);
     pthread_mutex_init(&log->stop_lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&log->stop_cond, &attr);
-    pthread_condattr_destroy(&attr);
+    rb_cond_init_monotonic(&log->stop_cond);
     if (pthread_create(&log->flusher, NULL, flusher_main, log) != 0) {
         pthread_mutex_destroy(&log->list_lock);
         pthread_mutex_destroy(&log->stop_lock);

@@ -7,6 +7,7 @@
  */
 #include "http/maintenance.h"
 
+#include "core/wait.h"
 #include "ca/crl.h"
 #include "core/log.h"
 #include "store/store.h"
@@ -100,14 +101,7 @@ static void *thread_main(void *arg)
         pthread_mutex_unlock(&m->lock);
         run_pass(m);
         int64_t wait = m->ctx.store ? next_wait_ms(m) : (int64_t)m->cfg.interval_s * 1000;
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += (time_t)(wait / 1000);
-        until.tv_nsec += (long)(wait % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = rb_monotonic_after(NULL, wait * 1000);
         pthread_mutex_lock(&m->lock);
         int timed_out = 0;
         while (!m->stopping && !timed_out)
@@ -139,11 +133,7 @@ rb_status rb_maintenance_start(const rb_maintenance_config *cfg, rb_maintenance 
     m->db = cfg->db ? strdup(cfg->db) : NULL;
     m->data_dir = cfg->data_dir ? strdup(cfg->data_dir) : NULL;
     pthread_mutex_init(&m->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&m->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    rb_cond_init_monotonic(&m->wake);
     m->ctx.clock = cfg->clock;
     m->ctx.actor = "serve:maintenance";
     m->ctx.data_dir = m->data_dir;

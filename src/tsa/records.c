@@ -14,6 +14,7 @@
  */
 #include "tsa/records.h"
 
+#include "core/wait.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "store/store.h"
@@ -103,12 +104,7 @@ static void gather(tsa_writer *w)
 {
     if (w->last_group <= 1)
         return;
-    struct timespec until = w->last_commit;
-    until.tv_nsec += GATHER_US * 1000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = rb_monotonic_after(&w->last_commit, GATHER_US);
     while (!w->stopping && pthread_cond_timedwait(&w->wake, &w->lock, &until) == 0)
         ; /* woken by a stop or a spurious wake-up; submissions meanwhile do not signal */
 }
@@ -160,11 +156,7 @@ rb_status tsa_writer_start(const char *db, tsa_writer **out, rb_error *err)
         return s;
     }
     pthread_mutex_init(&w->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    rb_cond_init_monotonic(&w->wake);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         rb_store_close(w->store);
         pthread_mutex_destroy(&w->lock);
