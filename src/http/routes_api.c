@@ -23,6 +23,7 @@
 #include "core/perthread.h"
 #include "core/reader.h"
 #include "http/ratelimit.h"
+#include "http/text.h"
 #include "pki/x509util.h"
 #include "store/store.h"
 
@@ -33,8 +34,6 @@
 #include <time.h>
 
 #define API_PREFIX    "/api/v1/"
-#define DEFAULT_LIMIT 100
-#define MAX_LIMIT     1000
 #define SUMMARY_BATCH 16 /* api.throttled records written per request, at most */
 
 struct rb_http_api {
@@ -693,20 +692,6 @@ static int list_one(const rb_cert_record *rec, void *arg)
     return 0;
 }
 
-static int query_count(const char *text, int fallback, int max, int *out)
-{
-    if (text == NULL) {
-        *out = fallback;
-        return 0;
-    }
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (*text == '\0' || *end != '\0' || v < 0 || v > max)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
 static void do_list(api_call *c)
 {
     static const char *const statuses[] = {"valid", "suspended", "revoked", "expired"};
@@ -717,8 +702,10 @@ static void do_list(api_call *c)
     for (size_t i = 0; i < 4 && !known; i++)
         known = strcmp(statuses[i], f.status) == 0;
     rb_error err = {0};
-    if (!known || query_count(rb_http_query(c->req, "limit"), DEFAULT_LIMIT, MAX_LIMIT, &f.limit) ||
-        query_count(rb_http_query(c->req, "offset"), 0, 10000000, &f.offset) ||
+    f.limit =
+        rb_http_query_count(rb_http_query(c->req, "limit"), RB_HTTP_PAGE_DEFAULT, RB_HTTP_PAGE_MAX);
+    f.offset = rb_http_query_count(rb_http_query(c->req, "offset"), 0, 10000000);
+    if (!known || f.limit < 0 || f.offset < 0 ||
         (f.subject != NULL && rb_text_check("subject", f.subject, 200, &err) != RB_OK) ||
         (f.profile != NULL && rb_text_check("profile", f.profile, 47, &err) != RB_OK)) {
         api_error(c, 400, "invalid_request",
@@ -728,7 +715,7 @@ static void do_list(api_call *c)
         return;
     }
     if (f.limit == 0)
-        f.limit = DEFAULT_LIMIT;
+        f.limit = RB_HTTP_PAGE_DEFAULT;
     json_object_set_new(c->detail, "filter",
                         json_pack("{s:s?,s:s?,s:s?}", "status", f.status, "subject", f.subject,
                                   "profile", f.profile));

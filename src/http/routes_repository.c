@@ -18,8 +18,6 @@
 #include <string.h>
 
 #define QUERY_MAX       200
-#define DEFAULT_LIMIT   100
-#define MAX_LIMIT       1000
 #define POLICY_MAX_SIZE (256 * 1024)
 
 typedef struct search {
@@ -162,17 +160,6 @@ static rb_status run_revoked(rb_ctx *ctx, search *s, rb_error *err)
     return st;
 }
 
-static int parse_count(const char *text, int fallback, int max)
-{
-    if (text == NULL)
-        return fallback;
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (*text == '\0' || *end != '\0' || v < 0 || v > max)
-        return -1;
-    return (int)v;
-}
-
 static const char page_head[] =
     "<!DOCTYPE html>\n<html lang=\"es\">\n<head>\n<meta charset=\"utf-8\">\n"
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -249,8 +236,9 @@ void rb_http_handle_repository(rb_http_request *req, rb_http_response *resp, voi
     const char *format = rb_http_query(req, "format");
     search s = {.q = rb_http_query(req, "q")};
     s.json = format != NULL && strcmp(format, "json") == 0;
-    s.limit = parse_count(rb_http_query(req, "limit"), DEFAULT_LIMIT, MAX_LIMIT);
-    s.offset = parse_count(rb_http_query(req, "offset"), 0, 1000000);
+    s.limit =
+        rb_http_query_count(rb_http_query(req, "limit"), RB_HTTP_PAGE_DEFAULT, RB_HTTP_PAGE_MAX);
+    s.offset = rb_http_query_count(rb_http_query(req, "offset"), 0, 1000000);
     rb_error err = {0};
     if (format != NULL && !s.json && strcmp(format, "html") != 0) {
         rb_http_respond_error(resp, 400, "invalid_request", "format is html or json");
@@ -263,7 +251,7 @@ void rb_http_handle_repository(rb_http_request *req, rb_http_response *resp, voi
         return;
     }
     if (s.limit == 0)
-        s.limit = DEFAULT_LIMIT;
+        s.limit = RB_HTTP_PAGE_DEFAULT;
     rb_status st;
     if (s.json) {
         s.published = json_array();

@@ -107,6 +107,17 @@ static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sa
 static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
+int rb_http_query_count(const char *text, int fallback, int max)
+{
+    if (text == NULL)
+        return fallback;
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || v < 0 || v > max)
+        return -1;
+    return (int)v;
+}
+
 const char *rb_http_date(int64_t ms, char *buf, size_t len)
 {
     time_t t = (time_t)(ms / 1000);

@@ -31,6 +31,12 @@ void rb_strbuf_clear(rb_strbuf *t);
  */
 void rb_strbuf_respond(rb_strbuf *t, rb_http_response *resp, int status, const char *content_type);
 
+/* Listings page by limit and offset: the limit when none is asked, and the most allowed. */
+#define RB_HTTP_PAGE_DEFAULT 100
+#define RB_HTTP_PAGE_MAX     1000
+/* A count from a query parameter: fallback when text is NULL, -1 unless 0..max in decimal. */
+int rb_http_query_count(const char *text, int fallback, int max);
+
 #define RB_HTTP_DATE_LEN 32
 /* An IMF-fixdate (RFC 9110 5.6.7) of ms, independent of the locale. Returns buf. */
 const char *rb_http_date(int64_t ms, char *buf, size_t len);
