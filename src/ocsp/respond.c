@@ -161,6 +161,18 @@ static rb_status answer_fresh(const rb_ocsp_responder *r, rb_ctx *ctx, const rb_
     return s;
 }
 
+/* Hands answer over as *out, or an unsigned internalError when making it failed (s). */
+static rb_status deliver(rb_status s, rb_ocsp_answer *answer, rb_ocsp_answer *out)
+{
+    if (s != RB_OK) {
+        rb_ocsp_answer_clear(answer);
+        return answer_error(OCSP_RESPONSE_STATUS_INTERNALERROR, out);
+    }
+    rb_metrics_add(RB_METRIC_OCSP_RESPONSES, 1);
+    *out = *answer;
+    return RB_OK;
+}
+
 /*
  * The RFC 5019 request read without OpenSSL's parser. Returns 1 when it
  * answered (*s says how), 0 when the request is for the general path.
@@ -175,14 +187,8 @@ static int respond_simple(const rb_ocsp_responder *r, rb_ctx *ctx, const uint8_t
     if (issuer == NULL)
         return 0; /* the general path words the refusal */
     rb_ocsp_answer answer = {0};
-    *s = answer_cached(r, ctx, issuer, id.serial, rb_ctx_now_ms(ctx), &answer, err);
-    if (*s != RB_OK) {
-        rb_ocsp_answer_clear(&answer);
-        *s = answer_error(OCSP_RESPONSE_STATUS_INTERNALERROR, out);
-        return 1;
-    }
-    rb_metrics_add(RB_METRIC_OCSP_RESPONSES, 1);
-    *out = answer;
+    *s = deliver(answer_cached(r, ctx, issuer, id.serial, rb_ctx_now_ms(ctx), &answer, err),
+                 &answer, out);
     return 1;
 }
 
@@ -216,11 +222,5 @@ rb_status rb_ocsp_respond(const rb_ocsp_responder *r, rb_ctx *ctx, const uint8_t
     else
         s = answer_fresh(r, ctx, &req, issuers, now, &answer, err);
     rb_ocsp_request_clear(&req);
-    if (s != RB_OK) {
-        rb_ocsp_answer_clear(&answer);
-        return answer_error(OCSP_RESPONSE_STATUS_INTERNALERROR, out);
-    }
-    rb_metrics_add(RB_METRIC_OCSP_RESPONSES, 1);
-    *out = answer;
-    return RB_OK;
+    return deliver(s, &answer, out);
 }
