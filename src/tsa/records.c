@@ -19,8 +19,11 @@
 #include "core/metrics.h"
 #include "store/store.h"
 
+#include "core/hex.h"
+
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define GATHER_US 1000
@@ -196,4 +199,25 @@ void tsa_writer_stop(tsa_writer *w)
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->wake);
     free(w);
+}
+
+void tsa_record_fill(tsa_record *rec, const ASN1_OBJECT *policy, TS_MSG_IMPRINT *imprint,
+                     const ASN1_INTEGER *nonce)
+{
+    if (policy != NULL)
+        OBJ_obj2txt(rec->policy, sizeof(rec->policy), policy, 1);
+    const ASN1_OBJECT *alg;
+    X509_ALGOR_get0(&alg, NULL, NULL, TS_MSG_IMPRINT_get_algo(imprint));
+    OBJ_obj2txt(rec->hash_alg, sizeof(rec->hash_alg), alg, 0);
+    const ASN1_OCTET_STRING *digest = TS_MSG_IMPRINT_get_msg(imprint);
+    rec->imprint_len = (size_t)ASN1_STRING_length(digest);
+    if (rec->imprint_len > sizeof(rec->imprint))
+        rec->imprint_len = sizeof(rec->imprint); /* cannot happen: only SHA-2 is accepted */
+    memcpy(rec->imprint, ASN1_STRING_get0_data(digest), rec->imprint_len);
+    if (nonce != NULL) {
+        int negative = ASN1_STRING_type(nonce) == V_ASN1_NEG_INTEGER;
+        rec->nonce[0] = '-';
+        rb_hex_upper(ASN1_STRING_get0_data(nonce), (size_t)ASN1_STRING_length(nonce),
+                     rec->nonce + negative);
+    }
 }

@@ -7,6 +7,7 @@
 #ifndef RB_TSA_RECORDS_H
 #define RB_TSA_RECORDS_H
 
+#include <openssl/ts.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,14 @@ typedef struct tsa_record {
     rb_tsa_done_fn done;
     void *arg;
 } tsa_record;
+
+/*
+ * Fills what rec keeps of a time-stamp request: the policy (when policy is not
+ * NULL), the hash algorithm and imprint, and the nonce (when not NULL, at most
+ * TSA_MAX_NONCE bytes: longer ones are refused before).
+ */
+void tsa_record_fill(tsa_record *rec, const ASN1_OBJECT *policy, TS_MSG_IMPRINT *imprint,
+                     const ASN1_INTEGER *nonce);
 
 typedef struct tsa_writer tsa_writer;
 

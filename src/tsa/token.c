@@ -446,24 +446,9 @@ static void fill_record(const tsa_token_signer *s, TS_REQ *query, const uint8_t 
     rb_hex_upper(serial, TSA_SERIAL_BYTES, rec->serial);
     rec->at_ms = at_ms;
     const ASN1_OBJECT *asked = TS_REQ_get_policy_id(query);
-    if (asked != NULL)
-        OBJ_obj2txt(rec->policy, sizeof(rec->policy), asked, 1);
-    else
+    if (asked == NULL)
         memcpy(rec->policy, s->policy_text, sizeof(rec->policy));
-    TS_MSG_IMPRINT *imprint = TS_REQ_get_msg_imprint(query);
-    const ASN1_OBJECT *alg;
-    X509_ALGOR_get0(&alg, NULL, NULL, TS_MSG_IMPRINT_get_algo(imprint));
-    OBJ_obj2txt(rec->hash_alg, sizeof(rec->hash_alg), alg, 0);
-    const ASN1_OCTET_STRING *digest = TS_MSG_IMPRINT_get_msg(imprint);
-    rec->imprint_len = (size_t)ASN1_STRING_length(digest); /* at most 64: see tsa_token_takes */
-    memcpy(rec->imprint, ASN1_STRING_get0_data(digest), rec->imprint_len);
-    const ASN1_INTEGER *nonce = TS_REQ_get_nonce(query);
-    if (nonce != NULL) {
-        int negative = ASN1_STRING_type(nonce) == V_ASN1_NEG_INTEGER;
-        rec->nonce[0] = '-';
-        rb_hex_upper(ASN1_STRING_get0_data(nonce), (size_t)ASN1_STRING_length(nonce),
-                     rec->nonce + negative);
-    }
+    tsa_record_fill(rec, asked, TS_REQ_get_msg_imprint(query), TS_REQ_get_nonce(query));
 }
 
 rb_status tsa_token_build(const tsa_token_signer *s, EVP_PKEY_CTX *sign_ctx, TS_REQ *query,

@@ -397,23 +397,8 @@ static void fill_record(const tsa_thread *t, TS_RESP *resp, const uint8_t *der, 
     TS_TST_INFO *info = TS_RESP_get_tst_info(resp);
     snprintf(rec->serial, sizeof(rec->serial), "%s", t->serial);
     rec->at_ms = t->at_ms;
-    OBJ_obj2txt(rec->policy, sizeof(rec->policy), TS_TST_INFO_get_policy_id(info), 1);
-    TS_MSG_IMPRINT *imprint = TS_TST_INFO_get_msg_imprint(info);
-    const ASN1_OBJECT *alg;
-    X509_ALGOR_get0(&alg, NULL, NULL, TS_MSG_IMPRINT_get_algo(imprint));
-    OBJ_obj2txt(rec->hash_alg, sizeof(rec->hash_alg), alg, 0);
-    const ASN1_OCTET_STRING *digest = TS_MSG_IMPRINT_get_msg(imprint);
-    rec->imprint_len = (size_t)ASN1_STRING_length(digest);
-    if (rec->imprint_len > sizeof(rec->imprint))
-        rec->imprint_len = sizeof(rec->imprint); /* cannot happen: only SHA-2 is accepted */
-    memcpy(rec->imprint, ASN1_STRING_get0_data(digest), rec->imprint_len);
-    const ASN1_INTEGER *nonce = TS_TST_INFO_get_nonce(info);
-    if (nonce != NULL) {
-        int negative = ASN1_STRING_type(nonce) == V_ASN1_NEG_INTEGER;
-        rec->nonce[0] = '-';
-        rb_hex_upper(ASN1_STRING_get0_data(nonce), (size_t)ASN1_STRING_length(nonce),
-                     rec->nonce + negative);
-    }
+    tsa_record_fill(rec, TS_TST_INFO_get_policy_id(info), TS_TST_INFO_get_msg_imprint(info),
+                    TS_TST_INFO_get_nonce(info));
     /* The hash of the token as sent, taken from the response's own bytes. */
     const uint8_t *token = NULL;
     size_t token_len = 0;
