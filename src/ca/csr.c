@@ -239,33 +239,11 @@ done:
 /* A copy of the key info as an X509_PUBKEY, without decoding the key. */
 static X509_PUBKEY *copy_spki(const csr_key_info *key)
 {
-    const ASN1_OBJECT *oid;
-    const void *param;
-    int ptype;
-    X509_ALGOR_get0(&oid, &ptype, &param, key->algorithm);
-    /* Named curves and NULL, or explicit parameters; no key type we accept uses others. */
-    int has_param = ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE;
-    if (!has_param && ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
-        return NULL;
-    void *param_copy = NULL;
-    if (ptype == V_ASN1_OBJECT)
-        param_copy = OBJ_dup(param);
-    else if (ptype == V_ASN1_SEQUENCE)
-        param_copy = ASN1_STRING_dup(param);
     X509_PUBKEY *spki = X509_PUBKEY_new();
-    ASN1_OBJECT *oid_copy = OBJ_dup(oid);
-    unsigned char *bits = OPENSSL_memdup(key->public_key->data, (size_t)key->public_key->length);
-    if (spki != NULL && oid_copy != NULL && bits != NULL && has_param == (param_copy != NULL) &&
-        X509_PUBKEY_set0_param(spki, oid_copy, ptype, param_copy, bits, key->public_key->length) ==
-            1)
+    if (spki != NULL &&
+        rb_pubkey_set_parts(spki, key->algorithm, key->public_key->data, key->public_key->length))
         return spki;
     X509_PUBKEY_free(spki);
-    ASN1_OBJECT_free(oid_copy);
-    OPENSSL_free(bits);
-    if (ptype == V_ASN1_OBJECT)
-        ASN1_OBJECT_free(param_copy);
-    else
-        ASN1_STRING_free(param_copy);
     return NULL;
 }
 

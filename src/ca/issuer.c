@@ -114,34 +114,13 @@ ASN1_OCTET_STRING *rb_ext_ski(const X509_PUBKEY *spki)
 /* Copies the algorithm and key bits of spki into the certificate, as encoded. */
 static rb_status copy_public_key(X509 *cert, const X509_PUBKEY *spki, rb_error *err)
 {
-    ASN1_OBJECT *alg_oid;
     const unsigned char *bits;
-    int bits_len, ptype;
+    int bits_len;
     X509_ALGOR *alg;
-    const void *pval;
-    if (X509_PUBKEY_get0_param(&alg_oid, &bits, &bits_len, &alg, spki) != 1)
+    if (X509_PUBKEY_get0_param(NULL, &bits, &bits_len, &alg, spki) != 1)
         return rb_fail_crypto(err, "the request's public key is malformed");
-    X509_ALGOR_get0(NULL, &ptype, &pval, alg);
-    void *param = NULL;
-    if (ptype == V_ASN1_OBJECT)
-        param = OBJ_dup(pval);
-    else if (ptype == V_ASN1_SEQUENCE)
-        param = ASN1_STRING_dup(pval);
-    else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
-        return rb_fail(err, RB_EINVAL, "RFC 5280 4.1.2.7", "unsupported key algorithm parameters");
-    unsigned char *copy = OPENSSL_memdup(bits, (size_t)bits_len);
-    ASN1_OBJECT *oid = OBJ_dup(alg_oid);
-    if (copy == NULL || oid == NULL ||
-        (ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE) != (param != NULL) ||
-        !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), oid, ptype, param, copy, bits_len)) {
-        OPENSSL_free(copy);
-        ASN1_OBJECT_free(oid);
-        if (ptype == V_ASN1_OBJECT)
-            ASN1_OBJECT_free(param);
-        else
-            ASN1_STRING_free(param);
+    if (!rb_pubkey_set_parts(X509_get_X509_PUBKEY(cert), alg, bits, bits_len))
         return rb_fail_crypto(err, "cannot copy the public key into the certificate");
-    }
     return RB_OK;
 }
 

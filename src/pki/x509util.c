@@ -208,3 +208,32 @@ char *rb_x509_to_pem(X509 *cert)
     BIO_free(bio);
     return out;
 }
+
+int rb_pubkey_set_parts(X509_PUBKEY *dst, const X509_ALGOR *alg, const unsigned char *bits,
+                        int bits_len)
+{
+    const ASN1_OBJECT *oid;
+    const void *param;
+    int ptype;
+    X509_ALGOR_get0(&oid, &ptype, &param, alg);
+    int has_param = ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE;
+    if (!has_param && ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+        return 0;
+    void *param_copy = NULL;
+    if (ptype == V_ASN1_OBJECT)
+        param_copy = OBJ_dup(param);
+    else if (ptype == V_ASN1_SEQUENCE)
+        param_copy = ASN1_STRING_dup(param);
+    ASN1_OBJECT *oid_copy = OBJ_dup(oid);
+    unsigned char *bits_copy = OPENSSL_memdup(bits, (size_t)bits_len);
+    if (oid_copy != NULL && bits_copy != NULL && has_param == (param_copy != NULL) &&
+        X509_PUBKEY_set0_param(dst, oid_copy, ptype, param_copy, bits_copy, bits_len) == 1)
+        return 1;
+    ASN1_OBJECT_free(oid_copy);
+    OPENSSL_free(bits_copy);
+    if (ptype == V_ASN1_OBJECT)
+        ASN1_OBJECT_free(param_copy);
+    else
+        ASN1_STRING_free(param_copy);
+    return 0;
+}

@@ -77,4 +77,12 @@ rb_status rb_check_public_key(EVP_PKEY *key, rb_error *err) RB_MUST_CHECK;
 /* PEM of cert appended to a new string the caller frees. */
 char *rb_x509_to_pem(X509 *cert);
 
+/*
+ * Sets dst to the key algorithm alg (OID and parameters: a named curve, NULL,
+ * absent, or explicit parameters) and the key bits, copied as encoded.
+ * Returns 1, or 0 on other parameters or lack of memory (dst unchanged).
+ */
+int rb_pubkey_set_parts(X509_PUBKEY *dst, const X509_ALGOR *alg, const unsigned char *bits,
+                        int bits_len);
+
 #endif
