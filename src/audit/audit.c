@@ -97,17 +97,21 @@ static rb_status read_head(rb_store *store, int64_t *seq, uint8_t hash[RB_AUDIT_
     return RB_OK;
 }
 
+char *rb_audit_detail_text(const json_t *detail, rb_error *err)
+{
+    char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
+    if (text == NULL)
+        rb_fail(err, RB_ENOMEM, NULL, "cannot encode audit detail");
+    return text;
+}
+
 rb_status rb_audit_append(rb_ctx *ctx, const char *action, const char *object, json_t *detail,
                           int64_t *out_seq, rb_error *err)
 {
-    if (!rb_store_in_transaction(ctx->store))
-        return rb_fail(err, RB_EINTERNAL, NULL, "audit record '%s' written outside a transaction",
-                       action);
-    char *detail_text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    if (detail != NULL && detail_text == NULL)
-        return rb_fail(err, RB_ENOMEM, NULL, "cannot encode audit detail");
-    rb_status status =
-        rb_audit_append_text(ctx, action, object, detail_text ? detail_text : "{}", out_seq, err);
+    char *detail_text = rb_audit_detail_text(detail, err);
+    if (detail_text == NULL)
+        return RB_ENOMEM;
+    rb_status status = rb_audit_append_text(ctx, action, object, detail_text, out_seq, err);
     free(detail_text);
     return status;
 }

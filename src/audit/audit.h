@@ -37,6 +37,12 @@ typedef struct rb_audit_record {
 rb_status rb_audit_append(rb_ctx *ctx, const char *action, const char *object, json_t *detail,
                           int64_t *out_seq, rb_error *err) RB_MUST_CHECK;
 /*
+ * The text an audit detail is kept as: compact JSON with sorted keys, "{}"
+ * for NULL. malloc'd (free); NULL, with err set, when out of memory.
+ */
+char *rb_audit_detail_text(const json_t *detail, rb_error *err);
+
+/*
  * The same with the detail already encoded: detail_json is a JSON object as
  * json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) writes it (borrowed).
  */

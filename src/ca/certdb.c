@@ -208,10 +208,10 @@ static rb_status exec_with_text(rb_ctx *ctx, const char *sql, const char *value,
 rb_status rb_ca_record_event(rb_ctx *ctx, const char *serial, const char *event, json_t *detail,
                              rb_error *err)
 {
-    char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    if (detail != NULL && text == NULL)
-        return rb_fail(err, RB_ENOMEM, NULL, "cannot encode audit detail");
-    rb_status s = rb_ca_record_event_text(ctx, serial, event, text ? text : "{}", err);
+    char *text = rb_audit_detail_text(detail, err);
+    if (text == NULL)
+        return RB_ENOMEM;
+    rb_status s = rb_ca_record_event_text(ctx, serial, event, text, err);
     free(text);
     return s;
 }
