@@ -143,7 +143,7 @@ static rb_status add_freshest(rb_ctx *ctx, X509_CRL *crl, const char *ca, rb_err
         return s;
     snprintf(delta_name, sizeof(delta_name), "%s-delta", ca);
     STACK_OF(DIST_POINT) *points =
-        rb_ext_crldp(base_url ? base_url : "http://127.0.0.1:8080", delta_name);
+        rb_ext_crldp(base_url ? base_url : RB_DEFAULT_BASE_URL, delta_name);
     if (points == NULL || !X509_CRL_add1_ext_i2d(crl, NID_freshest_crl, points, 0, 0))
         s = rb_fail_crypto(err, "cannot add the Freshest CRL extension of %s", ca);
     sk_DIST_POINT_pop_free(points, DIST_POINT_free);

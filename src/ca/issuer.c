@@ -314,7 +314,7 @@ rb_status rb_issuer_open(rb_ctx *ctx, const char *ca_name, const rb_key_secret *
         s = rb_fail(err, RB_EINVAL, NULL, "'%s' is not a certification authority", ca_name);
     if (s == RB_OK) {
         snprintf(issuer->base_url, sizeof(issuer->base_url), "%s",
-                 base_url ? base_url : "http://127.0.0.1:8080");
+                 base_url ? base_url : RB_DEFAULT_BASE_URL);
         const char *cps = issuer->jurisdiction->cps_uri, *slot = strstr(cps, "{base_url}");
         if (slot)
             snprintf(issuer->cps_uri, sizeof(issuer->cps_uri), "%.*s%s%s", (int)(slot - cps), cps,

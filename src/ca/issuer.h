@@ -46,6 +46,9 @@ rb_status rb_issuer_sign(rb_issuer *issuer, const rb_profile *profile, const rb_
                          X509 *cert, unsigned char **der, size_t *der_len,
                          char serial_hex[RB_SERIAL_HEX_LEN], rb_error *err) RB_MUST_CHECK;
 
+/* The base URL the certificates name when the store's base_url setting is unset. */
+#define RB_DEFAULT_BASE_URL "http://127.0.0.1:8080"
+
 /* Extension values shared with CA-certificate building in init.c (owned results). */
 AUTHORITY_INFO_ACCESS *rb_ext_aia(const char *base_url, const char *ca_name, int with_ocsp);
 STACK_OF(DIST_POINT) *rb_ext_crldp(const char *base_url, const char *ca_name);
