@@ -358,8 +358,8 @@ static rb_status read_state(rb_ctx *ctx, const char *ca, rb_crl_kind kind, int64
     rb_status s = read_row(ctx, ca, ROW_FULL, !delta, &st->full, err);
     if (s == RB_OK)
         s = read_row(ctx, ca, ROW_DELTA, delta, &st->delta, err);
-    if (s == RB_OK && delta)
-        s = read_row(ctx, ca, ROW_BASE, 1, &st->base, err);
+    if (s == RB_OK) /* the base's number only: its DER is read when a delta is signed */
+        s = read_row(ctx, ca, ROW_BASE, 0, &st->base, err);
     if (s != RB_OK)
         return s;
     if (!delta)
@@ -498,12 +498,8 @@ static rb_status sign_in_transaction(rb_ctx *ctx, const rb_authority *ca, rb_crl
     if (s == RB_OK)
         s = rb_ca_expire_holds_in_transaction(ctx, ca->name, &converted, err);
     if (s == RB_OK)
-        s = read_state(ctx, ca->name, RB_CRL_DELTA, now, &st, err);
-    if (s == RB_OK && kind == RB_CRL_FULL)
-        st.fresh = row_fresh(&st.full, now);
+        s = read_state(ctx, ca->name, kind, now, &st, err);
     if (s != RB_OK || (st.fresh && !force && converted == 0)) {
-        if (s == RB_OK && kind == RB_CRL_FULL) /* read_state copied only the delta's DER */
-            s = read_row(ctx, ca->name, ROW_FULL, 1, &st.full, err);
         crl_row *row = kind == RB_CRL_FULL ? &st.full : &st.delta;
         if (s == RB_OK)
             *out = row->der, *out_len = row->len, row->der = NULL;
@@ -522,18 +518,19 @@ static rb_status sign_in_transaction(rb_ctx *ctx, const rb_authority *ca, rb_crl
         *signed_now += s == RB_OK;
         if (s == RB_OK && (force || on_schedule || !st.base.exists)) {
             s = store_base(ctx, ca->name, plan.number, full, full_len, err);
-            if (s == RB_OK) {
-                free(st.base.der);
-                st.base.der = NULL;
-                s = copy_blob_of(full, full_len, &st.base.der, &st.base.len, err);
-                st.base.number = plan.number;
+            if (s == RB_OK && kind == RB_CRL_DELTA) { /* the new base is at hand */
+                st.base.der = full, st.base.len = full_len, full = NULL;
+                st.base.exists = 1;
             }
+            st.base.number = plan.number;
         }
         if (s == RB_OK && kind == RB_CRL_FULL)
             *out = full, *out_len = full_len;
         else
             free(full);
     }
+    if (s == RB_OK && kind == RB_CRL_DELTA && st.base.der == NULL)
+        s = read_row(ctx, ca->name, ROW_BASE, 1, &st.base, err);
     if (s == RB_OK && kind == RB_CRL_DELTA) {
         const unsigned char *p = st.base.der;
         plan.base = d2i_X509_CRL(NULL, &p, (long)st.base.len);
