@@ -4,6 +4,7 @@
  * cut. Placeholders are $1, $2 ... and are bound by name.
  */
 #include "store/backend.h"
+#include "store/sqlite_checkpoint.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -38,11 +39,13 @@ typedef struct sqlite_conn {
     sqlite3 *db;
     int wal;                          /* the journal mode is WAL */
     const volatile uint32_t *wal_hdr; /* the wal-index header, once mapped */
+    rb_sqlite_checkpointer *ckpt;     /* WAL mode: checkpoints off the commit path */
 } sqlite_conn;
 
 static void sqlite_close(void *impl)
 {
     sqlite_conn *conn = impl;
+    rb_sqlite_checkpointer_free(conn->ckpt); /* first: closing the last connection checkpoints */
     sqlite3_close_v2(conn->db);
     free(conn);
 }
@@ -306,6 +309,8 @@ rb_status rb_sqlite_open(const char *path, void **impl, const rb_store_ops **ops
     }
     conn->db = db;
     conn->wal = journal_is_wal(db);
+    if (conn->wal)
+        conn->ckpt = rb_sqlite_checkpointer_attach(db, path);
     *impl = conn;
     *ops = &sqlite_ops;
     return RB_OK;
