@@ -150,6 +150,13 @@ typedef struct rb_cert_record {
 void rb_cert_record_clear(rb_cert_record *rec);
 /* The record as JSON (new reference), as the CLI's --json and the API show it. */
 json_t *rb_cert_record_to_json(const rb_cert_record *rec, int with_pem);
+/*
+ * The certificate's history, oldest first, as a new JSON array of {at, event,
+ * audit_seq, detail}: its issuance (from the record), then every later
+ * event (suspend, reinstate, revoke) with the audit record that logged it.
+ */
+rb_status rb_ca_history(rb_ctx *ctx, const rb_cert_record *rec, json_t **out,
+                        rb_error *err) RB_MUST_CHECK;
 const char *rb_cert_status_name(rb_cert_status status);
 
 /* Loads a certificate record by serial (any form rb_serial_normalise accepts). */

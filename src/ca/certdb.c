@@ -264,6 +264,50 @@ static json_t *time_or_null(int64_t ms)
     return ms ? json_string(rb_time_format(ms, when, sizeof(when))) : json_null();
 }
 
+/* {at, event, audit_seq, detail}; audit_seq 0 and detail NULL leave them out. */
+static json_t *history_entry(int64_t at_ms, const char *event, int64_t audit_seq,
+                             const char *detail)
+{
+    json_t *entry = json_pack("{s:o,s:s}", "at", time_or_null(at_ms), "event", event);
+    if (entry != NULL && audit_seq > 0)
+        json_object_set_new(entry, "audit_seq", json_integer(audit_seq));
+    json_t *parsed = detail ? json_loads(detail, 0, NULL) : NULL;
+    if (entry != NULL && parsed != NULL && json_object_size(parsed) > 0)
+        json_object_set_new(entry, "detail", parsed);
+    else
+        json_decref(parsed);
+    return entry;
+}
+
+rb_status rb_ca_history(rb_ctx *ctx, const rb_cert_record *rec, json_t **out, rb_error *err)
+{
+    /* The condition on event matches the partial index cert_events_changes. */
+    static const char sql[] = "SELECT audit_seq, at_ms, event, detail FROM cert_events"
+                              " WHERE serial = $1 AND event <> 'issue' ORDER BY audit_seq";
+    json_t *history = json_array();
+    rb_stmt *stmt;
+    int has_row = 0;
+    rb_status s = history ? RB_OK : rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    if (s == RB_OK)
+        json_array_append_new(history, history_entry(rec->issued_ms, "issue", 0, NULL));
+    if (s == RB_OK)
+        s = rb_store_prepare(ctx->store, sql, &stmt, err);
+    if (s == RB_OK)
+        s = rb_stmt_bind_text(stmt, 1, rec->serial);
+    while (s == RB_OK && (s = rb_stmt_step(stmt, &has_row, err)) == RB_OK && has_row)
+        json_array_append_new(history,
+                              history_entry(rb_stmt_int64(stmt, 1), rb_stmt_text(stmt, 2),
+                                            rb_stmt_int64(stmt, 0), rb_stmt_text(stmt, 3)));
+    if (s == RB_OK)
+        rb_stmt_reset(stmt);
+    if (s != RB_OK) {
+        json_decref(history);
+        return s;
+    }
+    *out = history;
+    return RB_OK;
+}
+
 json_t *rb_cert_record_to_json(const rb_cert_record *rec, int with_pem)
 {
     json_error_t jerr;

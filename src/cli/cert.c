@@ -264,12 +264,34 @@ static void print_record(const rb_cert_record *rec)
     printf("\n");
 }
 
+/* One line per event: time, event, the audit record's number and the detail. */
+static void print_history(json_t *history)
+{
+    size_t i;
+    json_t *entry;
+    json_array_foreach(history, i, entry)
+    {
+        printf("%s%s  %s", i == 0 ? "history:    " : "            ",
+               json_string_value(json_object_get(entry, "at")),
+               json_string_value(json_object_get(entry, "event")));
+        json_t *seq = json_object_get(entry, "audit_seq");
+        if (seq != NULL)
+            printf("  audit #%lld", (long long)json_integer_value(seq));
+        char *detail = json_dumps(json_object_get(entry, "detail"), JSON_COMPACT | JSON_SORT_KEYS);
+        if (detail != NULL)
+            printf("  %s", detail);
+        free(detail);
+        printf("\n");
+    }
+}
+
 static int run_show(int argc, char **argv)
 {
     cert_args a;
     rb_ctx ctx;
     rb_error err = {0};
     rb_cert_record rec;
+    json_t *history = NULL;
     int rc = parse_args(argc, argv, &cli_cert_commands[1], 1, &a);
     if (rc == 0)
         rc = cli_open(&a.g, &ctx);
@@ -277,11 +299,19 @@ static int run_show(int argc, char **argv)
     if (rc != 0)
         return rc;
     rb_status s = rb_ca_get(&ctx, a.serial, &rec, &err);
+    if (s == RB_OK && (a.g.json || !a.pem)) {
+        s = rb_ca_history(&ctx, &rec, &history, &err);
+        if (s != RB_OK)
+            rb_cert_record_clear(&rec);
+    }
     cli_close(&ctx);
     if (s != RB_OK)
         return cli_report(&err);
     if (a.g.json) {
-        cli_print_json(rb_cert_record_to_json(&rec, a.pem));
+        json_t *doc = rb_cert_record_to_json(&rec, a.pem);
+        if (history != NULL)
+            json_object_set(doc, "history", history);
+        cli_print_json(doc);
     } else if (a.pem) {
         const unsigned char *p = rec.der;
         X509 *cert = d2i_X509(NULL, &p, (long)rec.der_len);
@@ -289,7 +319,9 @@ static int run_show(int argc, char **argv)
         X509_free(cert);
     } else {
         print_record(&rec);
+        print_history(history);
     }
+    json_decref(history);
     rb_cert_record_clear(&rec);
     return CLI_EXIT_OK;
 }

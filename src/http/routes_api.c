@@ -594,17 +594,24 @@ static int member_time(api_call *c, json_t *doc, const char *name, int64_t *out)
 
 /* ---- operations ---- */
 
-/* Answers with the certificate's record (with PEM) after a change. */
+/* Answers with the certificate's record (with PEM and its history). */
 static void respond_record(api_call *c, int status)
 {
     rb_cert_record rec;
     rb_error err = {0};
+    json_t *history = NULL;
     if (rb_ca_get(c->req->ctx, c->serial, &rec, &err) != RB_OK) {
         library_error(c, &err, 1);
         return;
     }
-    json_t *doc = rb_cert_record_to_json(&rec, 1);
+    rb_status s = rb_ca_history(c->req->ctx, &rec, &history, &err);
+    json_t *doc = s == RB_OK ? rb_cert_record_to_json(&rec, 1) : NULL;
     rb_cert_record_clear(&rec);
+    if (s != RB_OK) {
+        library_error(c, &err, 1);
+        return;
+    }
+    json_object_set_new(doc, "history", history);
     respond_json(c, status, doc);
 }
 

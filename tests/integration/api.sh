@@ -140,6 +140,10 @@ same "an approver suspends (200)" \
   "$(api POST "/api/v1/certificates/$SERIAL3/suspend" "$APPROVER" '{"cause":"pedido del titular"}')" 200
 same "and reinstates (200)" "$(api POST "/api/v1/certificates/$SERIAL3/reinstate" "$APPROVER")" 200
 contains "reinstated means valid" '"status":"valid"' cat "$WORK/body"
+same "the answer carries the history: issue, suspend, reinstate" \
+  "$(jq -r '[.history[].event] | join(",")' "$WORK/body")" "issue,suspend,reinstate"
+same "... the suspension with the cause given" \
+  "$(jq -r '.history[1].detail.legal_cause' "$WORK/body")" "pedido del titular"
 same "an approver revokes the third (200)" \
   "$(api POST "/api/v1/certificates/$SERIAL3/revoke" "$APPROVER" '{"reason":"superseded"}')" 200
 

@@ -179,5 +179,27 @@ contains "verify -use_deltas, base + delta: the new hold is revoked" "certificat
 "$RUBRICA" crl --pem --data "$DATA" >"$WORK/full2.pem" 2>/dev/null
 contains "the complete CRL after the changes lists the revocation too" "$REV" \
   crl_text "$WORK/full2.pem"
+
+echo "-- a certificate's history"
+"$RUBRICA" cert show "$REL" --json --data "$DATA" >"$WORK/rel.json" 2>&1
+same "cert show --json: the history is issue, suspend, reinstate" \
+  "$(jq -r '[.history[].event] | join(",")' "$WORK/rel.json")" "issue,suspend,reinstate"
+same "each later event names its audit record (audit_log, read with sqlite3)" \
+  "$(jq -r '[.history[1:][].audit_seq] | join(",")' "$WORK/rel.json")" \
+  "$(db "SELECT group_concat(seq) FROM (SELECT seq FROM audit_log WHERE object = 'cert:$REL' AND action <> 'cert.issue' ORDER BY seq)")"
+same "the issuance is at the record's issued_at" \
+  "$(jq -r '.history[0].at' "$WORK/rel.json")" "$(jq -r '.issued_at' "$WORK/rel.json")"
+"$RUBRICA" cert show "$LAPSED" --json --data "$DATA" >"$WORK/lapsed.json" 2>&1
+same "a lapsed hold's history ends in its revocation, with the reason stated at suspension" \
+  "$(jq -r '([.history[].event] | join(",")) + " " + .history[-1].detail.reason' "$WORK/lapsed.json")" \
+  "issue,suspend,revoke key-compromise"
+contains "cert show (text) lists the history with the audit record" "reinstate  audit #" \
+  "$RUBRICA" cert show "$REL" --data "$DATA"
+contains "the history query reads the partial index of later events (sqlite3 query plan)" \
+  "USING INDEX cert_events_changes" \
+  db "EXPLAIN QUERY PLAN SELECT audit_seq FROM cert_events WHERE serial = '$REL' AND event <> 'issue'"
+same "issuance events stay out of that index" \
+  "$(db "SELECT COUNT(*) FROM cert_events INDEXED BY cert_events_changes WHERE event <> 'issue' AND serial >= ''")" \
+  "$(db "SELECT COUNT(*) FROM cert_events WHERE event <> 'issue'")"
 ok "audit verify accepts the chain" "$RUBRICA" audit verify --data "$DATA"
 finish

@@ -174,6 +174,10 @@ if [ -n "${RUBRICA_TEST_PG:-}" ] && command -v psql >/dev/null; then
     --data "$PGDATA_DIR" --db "$PG"
   same "responder 1 says revoked" "$(ocsp_status "$URL1" shared)" revoked
   same "responder 2 says revoked" "$(ocsp_status "$URL2" shared)" revoked
+  same "cert show on PostgreSQL: the history ends in the revocation (partial index)" \
+    "$("$RUBRICA" cert show "$PGSERIAL" --json --data "$PGDATA_DIR" --db "$PG" |
+      jq -r '([.history[].event] | join(",")) + " " + .history[-1].detail.reason')" \
+    "issue,revoke superseded"
   stop_servers
   psql -q "$RUBRICA_TEST_PG" -c "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1
 else
