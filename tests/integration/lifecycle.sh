@@ -198,6 +198,20 @@ contains "cert show (text) lists the history with the audit record" "reinstate  
 contains "the history query reads the partial index of later events (sqlite3 query plan)" \
   "USING INDEX cert_events_changes" \
   db "EXPLAIN QUERY PLAN SELECT audit_seq FROM cert_events WHERE serial = '$REL' AND event <> 'issue'"
+plan() { db "EXPLAIN QUERY PLAN $1"; }
+contains "the CRL's query reads the index of certificates not valid" \
+  "USING INDEX certificates_not_valid" \
+  plan "SELECT serial FROM certificates WHERE issuer = 'issuing' AND status <> 'valid' ORDER BY serial"
+contains "the lapsed-hold query reads the index of held certificates" \
+  "USING INDEX certificates_held" \
+  plan "SELECT serial FROM certificates WHERE status = 'suspended' AND hold_until_ms <= 0 ORDER BY serial LIMIT 1"
+contains "the OCSP presign pass walks the serial index, with no sort" \
+  "certificates_1 (serial>?)" \
+  plan "SELECT c.serial FROM certificates c LEFT JOIN ocsp_responses r ON r.serial = c.serial WHERE c.issuer = 'issuing' AND c.serial > '' AND c.not_after_ms > 0 AND (r.serial IS NULL OR r.next_update_ms <= 0) ORDER BY c.serial LIMIT 128"
+fails "... (no temporary B-tree)" grep -q "TEMP B-TREE" <(plan "SELECT c.serial FROM certificates c LEFT JOIN ocsp_responses r ON r.serial = c.serial WHERE c.issuer = 'issuing' AND c.serial > '' AND c.not_after_ms > 0 AND (r.serial IS NULL OR r.next_update_ms <= 0) ORDER BY c.serial LIMIT 128")
+same "valid certificates stay out of the index of those not valid" \
+  "$(db "SELECT COUNT(*) FROM certificates INDEXED BY certificates_not_valid WHERE status <> 'valid' AND issuer >= ''")" \
+  "$(db "SELECT COUNT(*) FROM certificates WHERE status <> 'valid'")"
 same "issuance events stay out of that index" \
   "$(db "SELECT COUNT(*) FROM cert_events INDEXED BY cert_events_changes WHERE event <> 'issue' AND serial >= ''")" \
   "$(db "SELECT COUNT(*) FROM cert_events WHERE event <> 'issue'")"
