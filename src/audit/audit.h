@@ -4,7 +4,8 @@
  * detail and the hash of the previous record; its own hash covers all of
  * those except the sequence number, so the chain itself fixes the order.
  * A record is always appended inside the transaction of the change it
- * records. Checkpoints (the CA signing the chain head) build on this.
+ * records. Signed checkpoints (checkpoint.h: the TSA time-stamping the chain
+ * head) build on this.
  */
 #ifndef RB_AUDIT_AUDIT_H
 #define RB_AUDIT_AUDIT_H
@@ -65,6 +66,10 @@ typedef enum rb_audit_problem {
     RB_AUDIT_DELETED,   /* a record is missing from the chain */
     RB_AUDIT_INSERTED,  /* a record that does not belong to the chain is in the log */
     RB_AUDIT_REORDERED, /* records are in the wrong sequence order */
+    /* Found by the signed checkpoints (checkpoint.h): */
+    RB_AUDIT_BAD_CHECKPOINT, /* a checkpoint's time-stamp token does not verify */
+    RB_AUDIT_TRUNCATED,      /* the log ends before a record a checkpoint fixed */
+    RB_AUDIT_REWRITTEN,      /* a record's hash is not the one a checkpoint fixed */
 } rb_audit_problem;
 
 /*
@@ -79,6 +84,10 @@ typedef struct rb_audit_report {
     int64_t bad_seq;                      /* the record the problem names; 0 when OK */
     int64_t other_seq;                    /* the other record involved; 0 start, -1 none */
     char reason[256];                     /* why, for a person; "" when OK */
+    /* Filled by rb_audit_verify_with_checkpoints (checkpoint.h): */
+    int64_t checkpoints;    /* checkpoints that verified */
+    int64_t checkpoint_seq; /* the newest one's record; 0 for none */
+    int64_t checkpoint_ms;  /* its time */
 } rb_audit_report;
 
 /*

@@ -45,6 +45,12 @@ const char *rb_audit_problem_name(rb_audit_problem problem)
         return "inserted";
     case RB_AUDIT_REORDERED:
         return "reordered";
+    case RB_AUDIT_BAD_CHECKPOINT:
+        return "bad-checkpoint";
+    case RB_AUDIT_TRUNCATED:
+        return "truncated";
+    case RB_AUDIT_REWRITTEN:
+        return "rewritten";
     }
     return "unknown";
 }

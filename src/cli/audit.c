@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 #include "audit/audit.h"
+#include "audit/checkpoint.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -20,7 +21,9 @@ enum {
     OPT_UNTIL,
     OPT_LIMIT,
     OPT_OLDEST,
-    OPT_DETAIL
+    OPT_DETAIL,
+    OPT_TOKEN,
+    OPT_OUT
 };
 
 static const cli_command *command(const char *name);
@@ -49,13 +52,17 @@ static int parse_limit(const char *text, int64_t *out)
 
 static int print_verify(const rb_audit_report *report, int json)
 {
-    char head[2 * RB_AUDIT_HASH_LEN + 1];
+    char head[2 * RB_AUDIT_HASH_LEN + 1], when[RB_TIME_TEXT_LEN];
     rb_audit_hash_hex(report->head_hash, head);
+    rb_time_format(report->checkpoint_ms, when, sizeof(when));
     if (json) {
         json_t *obj =
             report->problem == RB_AUDIT_OK
-                ? json_pack("{s:b,s:I,s:I,s:s}", "ok", 1, "records", (json_int_t)report->records,
-                            "head_seq", (json_int_t)report->head_seq, "head", head)
+                ? json_pack("{s:b,s:I,s:I,s:s,s:I,s:I,s:s?}", "ok", 1, "records",
+                            (json_int_t)report->records, "head_seq", (json_int_t)report->head_seq,
+                            "head", head, "checkpoints", (json_int_t)report->checkpoints,
+                            "checkpoint_seq", (json_int_t)report->checkpoint_seq, "checkpoint_time",
+                            report->checkpoints ? when : NULL)
                 : json_pack("{s:b,s:s,s:I,s:I,s:s,s:I,s:s}", "ok", 0, "problem",
                             rb_audit_problem_name(report->problem), "record",
                             (json_int_t)report->bad_seq, "other_record",
@@ -66,6 +73,13 @@ static int print_verify(const rb_audit_report *report, int json)
         json_decref(obj);
     } else if (report->problem == RB_AUDIT_OK) {
         printf("audit log OK: %lld records, head %s\n", (long long)report->records, head);
+        if (report->checkpoints > 0)
+            printf("%lld signed checkpoints verify; the newest fixes record %lld at %s;"
+                   " records after it: %lld\n",
+                   (long long)report->checkpoints, (long long)report->checkpoint_seq, when,
+                   (long long)(report->head_seq - report->checkpoint_seq));
+        else
+            printf("no signed checkpoint yet ('rubrica audit checkpoint' makes one)\n");
     } else {
         fprintf(stderr, "rubrica: audit log BROKEN at record %lld: %s (%s)\n",
                 (long long)report->bad_seq, rb_audit_problem_name(report->problem), report->reason);
@@ -89,7 +103,7 @@ static int run_verify(int argc, char **argv)
         return rc;
     rb_audit_report report = {0};
     rb_error err = {0};
-    if (rb_audit_verify(&ctx, &report, &err) != RB_OK)
+    if (rb_audit_verify_with_checkpoints(&ctx, &report, &err) != RB_OK)
         rc = cli_report(&err);
     else
         rc = print_verify(&report, g.json);
@@ -287,12 +301,161 @@ static int run_record(int argc, char **argv)
     return rc;
 }
 
+/* ---- checkpoints ---- */
+
+static json_t *checkpoint_json(const rb_audit_checkpoint *cp)
+{
+    char head[2 * RB_AUDIT_HASH_LEN + 1], when[RB_TIME_TEXT_LEN];
+    rb_audit_hash_hex(cp->head_hash, head);
+    return json_pack("{s:I,s:s,s:s,s:s,s:I}", "seq", (json_int_t)cp->seq, "head", head, "time",
+                     rb_time_format(cp->at_ms, when, sizeof(when)), "tsa", cp->signer,
+                     "token_bytes", (json_int_t)cp->token_len);
+}
+
+static int run_checkpoint(int argc, char **argv)
+{
+    static const struct option options[] = {CLI_GLOBAL_OPTIONS, {NULL, 0, NULL, 0}};
+    cli_globals g = {0};
+    rb_ctx ctx;
+    int opt;
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1)
+        cli_global_option(opt, &g, command("checkpoint"));
+    if (optind < argc)
+        return cli_usage_error(command("checkpoint"), "unexpected argument '%s'", argv[optind]);
+    int rc = cli_open(&g, &ctx);
+    if (rc != 0)
+        return rc;
+    char db[4096];
+    rb_key_secret secret = {.pass_file = g.pass_file};
+    rb_tsa *tsa = NULL;
+    rb_audit_checkpoint cp = {0};
+    rb_error err = {0};
+    int made = 0;
+    cli_db_location(&ctx, &g, db, sizeof(db));
+    rb_status s = cli_open_tsa(&ctx, db, &secret, &tsa, &err);
+    if (s == RB_OK)
+        s = rb_audit_checkpoint_make(&ctx, tsa, &made, &cp, &err);
+    rb_tsa_free(tsa);
+    if (s != RB_OK) {
+        rc = cli_report(&err);
+    } else if (!made) {
+        fprintf(stderr, "nothing to checkpoint: nothing was logged since the last checkpoint\n");
+    } else if (g.json) {
+        cli_print_json(checkpoint_json(&cp));
+    } else {
+        char head[2 * RB_AUDIT_HASH_LEN + 1], when[RB_TIME_TEXT_LEN];
+        rb_audit_hash_hex(cp.head_hash, head);
+        printf("checkpoint of record %lld (head %s), time-stamped by %s at %s\n", (long long)cp.seq,
+               head, cp.signer, rb_time_format(cp.at_ms, when, sizeof(when)));
+    }
+    rb_audit_checkpoint_clear(&cp);
+    cli_close(&ctx);
+    return rc;
+}
+
+typedef struct checkpoints_output {
+    int json;
+    int64_t token_seq; /* write this checkpoint's token instead of the list; 0: list */
+    FILE *token_out;
+    json_t *list;
+    int found;
+} checkpoints_output;
+
+static int print_checkpoint(const rb_audit_checkpoint *cp, void *arg)
+{
+    checkpoints_output *out = arg;
+    if (out->token_seq != 0) {
+        if (cp->seq != out->token_seq)
+            return 0;
+        out->found = fwrite(cp->token, 1, cp->token_len, out->token_out) == cp->token_len;
+        return 1;
+    }
+    out->found++;
+    if (out->json) {
+        json_array_append_new(out->list, checkpoint_json(cp));
+    } else {
+        char head[2 * RB_AUDIT_HASH_LEN + 1], when[RB_TIME_TEXT_LEN];
+        rb_audit_hash_hex(cp->head_hash, head);
+        if (out->found == 1)
+            printf("%6s  %-24s  %-10s  %s\n", "SEQ", "TIME", "TSA", "HEAD");
+        printf("%6lld  %-24s  %-10s  %s\n", (long long)cp->seq,
+               rb_time_format(cp->at_ms, when, sizeof(when)), cp->signer, head);
+    }
+    return 0;
+}
+
+static int run_checkpoints(int argc, char **argv)
+{
+    static const struct option options[] = {
+        CLI_GLOBAL_OPTIONS,
+        {"token", required_argument, NULL, OPT_TOKEN},
+        {"out", required_argument, NULL, OPT_OUT},
+        {NULL, 0, NULL, 0},
+    };
+    cli_globals g = {0};
+    checkpoints_output out = {0};
+    const char *path = NULL;
+    rb_ctx ctx;
+    int opt, rc = 0;
+    cli_getopt_reset();
+    while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (cli_global_option(opt, &g, command("checkpoints")))
+            continue;
+        if (opt == OPT_TOKEN && (rc = parse_limit(optarg, &out.token_seq)) != 0)
+            return rc;
+        if (opt == OPT_OUT)
+            path = optarg;
+    }
+    if (optind < argc)
+        return cli_usage_error(command("checkpoints"), "unexpected argument '%s'", argv[optind]);
+    if (path != NULL && out.token_seq == 0)
+        return cli_usage_error(command("checkpoints"), "--out goes with --token");
+    rc = cli_open(&g, &ctx);
+    if (rc != 0)
+        return rc;
+    rb_error err = {0};
+    out.json = g.json;
+    out.list = json_array();
+    out.token_out = stdout;
+    if (path != NULL && (out.token_out = fopen(path, "wb")) == NULL) {
+        perror(path);
+        rc = CLI_EXIT_FAIL;
+    }
+    if (rc == 0 && rb_audit_checkpoint_list(&ctx, print_checkpoint, &out, &err) != RB_OK)
+        rc = cli_report(&err);
+    if (path != NULL && out.token_out != NULL && fclose(out.token_out) != 0)
+        rc = CLI_EXIT_FAIL;
+    if (rc == 0 && out.token_seq != 0 && !out.found) {
+        fprintf(stderr, "rubrica: no checkpoint fixes record %lld\n", (long long)out.token_seq);
+        rc = CLI_EXIT_FAIL;
+    } else if (rc == 0 && out.token_seq == 0 && g.json) {
+        cli_print_json(out.list);
+        out.list = NULL;
+    } else if (rc == 0 && out.token_seq == 0 && !out.found) {
+        fprintf(stderr, "no checkpoints yet\n");
+    }
+    json_decref(out.list);
+    cli_close(&ctx);
+    return rc;
+}
+
 const cli_command cli_audit_commands[] = {
-    {"verify", "check the hash chain; name the first edited, deleted, inserted or moved record",
+    {"verify", "check the hash chain and the signed checkpoints; name the first bad record",
      "[--data DIR] [--db URL] [--json]\n\n"
-     "Exits 0 and prints the record count and head hash when the chain is intact;\n"
+     "Exits 0 and prints the record count and head hash when the chain is intact and\n"
+     "every checkpoint's time-stamp token verifies and still matches its record;\n"
      "exits 1 naming the first bad record and what happened to it otherwise.",
      run_verify, NULL},
+    {"checkpoint", "time-stamp the chain head with the TSA, so the log so far is fixed",
+     "[--data DIR] [--db URL] [--pass-file FILE] [--json]\n\n"
+     "`rubrica serve` makes one on its own every --checkpoint-interval.",
+     run_checkpoint, NULL},
+    {"checkpoints", "list the signed checkpoints, or write one's RFC 3161 token",
+     "[--token SEQ [--out FILE]] [--data DIR] [--db URL] [--json]\n\n"
+     "Check a token without Rúbrica:\n"
+     "  openssl ts -verify -digest HEAD -in FILE -token_in -CAfile root.pem -untrusted tsa.pem",
+     run_checkpoints, NULL},
     {"list", "show audit records, newest first, with filters",
      "[--action NAME|PREFIX.] [--actor WHO] [--object OBJ] [--since TIME] [--until TIME]\n"
      "       [--limit N] [--oldest-first] [--data DIR] [--db URL] [--json]\n\n"

@@ -155,6 +155,27 @@ int cli_open(const cli_globals *globals, rb_ctx *ctx)
     return 0;
 }
 
+void cli_db_location(const rb_ctx *ctx, const cli_globals *g, char *out, size_t len)
+{
+    const char *db = g->db ? g->db : getenv("RUBRICA_DB");
+    if (db != NULL && db[0] != '\0')
+        snprintf(out, len, "%s", db);
+    else
+        snprintf(out, len, "%s/rubrica.db", ctx->data_dir);
+}
+
+rb_status cli_open_tsa(rb_ctx *ctx, const char *db, const rb_key_secret *secret, rb_tsa **out,
+                       rb_error *err)
+{
+    rb_tsa_config cfg = {0};
+    rb_status s = rb_tsa_config_from_settings(ctx, &cfg, err);
+    cfg.db = db;
+    if (s == RB_OK)
+        s = rb_tsa_new_from_store(&cfg, ctx, secret, out, err);
+    rb_tsa_config_clear(&cfg);
+    return s;
+}
+
 void cli_close(rb_ctx *ctx)
 {
     rb_store_close(ctx->store);

@@ -11,6 +11,7 @@
 
 #include "core/context.h"
 #include "core/error.h"
+#include "tsa/tsa.h"
 
 #include <jansson.h>
 
@@ -62,6 +63,12 @@ void cli_getopt_reset(void);
  */
 int cli_open(const cli_globals *globals, rb_ctx *ctx);
 void cli_close(rb_ctx *ctx);
+/* The store location cli_open used (--db, RUBRICA_DB or DATA/rubrica.db), for further connections.
+ */
+void cli_db_location(const rb_ctx *ctx, const cli_globals *g, char *out, size_t len);
+/* The TSA from the store, with its settings and its record writer connected to db. */
+rb_status cli_open_tsa(rb_ctx *ctx, const char *db, const rb_key_secret *secret, rb_tsa **out,
+                       rb_error *err) RB_MUST_CHECK;
 
 /* Prints "rubrica: <message>" for err on stderr and returns CLI_EXIT_FAIL. */
 int cli_report(const rb_error *err);

@@ -31,7 +31,8 @@ enum {
     OPT_TLS_CLIENT_CA,
     OPT_ACCESS_LOG,
     OPT_TIMEOUT,
-    OPT_MAINTENANCE_INTERVAL
+    OPT_MAINTENANCE_INTERVAL,
+    OPT_CHECKPOINT_INTERVAL
 };
 
 static const struct option serve_options[] = {
@@ -43,6 +44,7 @@ static const struct option serve_options[] = {
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"maintenance-interval", required_argument, NULL, OPT_MAINTENANCE_INTERVAL},
+    {"checkpoint-interval", required_argument, NULL, OPT_CHECKPOINT_INTERVAL},
     CLI_GLOBAL_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -50,7 +52,7 @@ static const struct option serve_options[] = {
 typedef struct serve_options_t {
     cli_globals g;
     const char *listen, *tls_cert, *tls_key, *tls_client_ca, *access_log;
-    unsigned threads, timeout_s, maintenance_s;
+    unsigned threads, timeout_s, maintenance_s, checkpoint_s;
 } serve_opts;
 
 /* What the services need, loaded once and shared by every pool thread. */
@@ -138,6 +140,14 @@ static int parse_serve_options(int argc, char **argv, serve_opts *o)
             o->maintenance_s = (unsigned)n;
             break;
         }
+        case OPT_CHECKPOINT_INTERVAL: {
+            long n = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || n < 1 || n > RB_MAINTENANCE_MAX_INTERVAL_S)
+                return cli_usage_error(cmd, "--checkpoint-interval takes a number of seconds "
+                                            "from 1 to 86400");
+            o->checkpoint_s = (unsigned)n;
+            break;
+        }
         }
     }
     if (optind < argc)
@@ -147,16 +157,6 @@ static int parse_serve_options(int argc, char **argv, serve_opts *o)
     if (o->tls_client_ca != NULL && o->tls_cert == NULL)
         return cli_usage_error(cmd, "--tls-client-ca needs --tls-cert and --tls-key");
     return 0;
-}
-
-/* The store location cli_open used, which every pool thread connects to. */
-static void db_location(const rb_ctx *ctx, const cli_globals *g, char *out, size_t len)
-{
-    const char *db = g->db ? g->db : getenv("RUBRICA_DB");
-    if (db != NULL && db[0] != '\0')
-        snprintf(out, len, "%s", db);
-    else
-        snprintf(out, len, "%s/rubrica.db", ctx->data_dir);
 }
 
 static int load_pem(const char *path, char **out)
@@ -178,12 +178,7 @@ static int load_pem(const char *path, char **out)
 static int load_tsa(rb_ctx *ctx, const char *db, const rb_key_secret *secret, rb_tsa **out)
 {
     rb_error err = {0};
-    rb_tsa_config cfg = {0};
-    if (rb_tsa_config_from_settings(ctx, &cfg, &err) != RB_OK)
-        return cli_report(&err);
-    cfg.db = db;
-    rb_status s = rb_tsa_new_from_store(&cfg, ctx, secret, out, &err);
-    rb_tsa_config_clear(&cfg);
+    rb_status s = cli_open_tsa(ctx, db, secret, out, &err);
     if (s == RB_ENOTFOUND) {
         rb_log(RB_LOG_WARN, "%s; /tsa will answer 503", err.message);
         *out = NULL;
@@ -223,7 +218,7 @@ static void first_maintenance(rb_ctx *ctx, const rb_key_secret *secret)
 {
     rb_error err = {0};
     rb_maintenance_report r;
-    if (rb_maintenance_pass(ctx, secret, NULL, &r, &err) != RB_OK)
+    if (rb_maintenance_pass(ctx, secret, NULL, NULL, &r, &err) != RB_OK)
         rb_log(RB_LOG_WARN, "maintenance: %s", err.message);
     else if (r.crls_signed || r.holds_converted)
         rb_log(RB_LOG_INFO, "maintenance: %d CRLs signed, %d expired holds revoked", r.crls_signed,
@@ -279,7 +274,7 @@ static int serve(serve_opts *o)
     if (rc != 0)
         return rc;
     char db[4096];
-    db_location(&ctx, &o->g, db, sizeof(db));
+    cli_db_location(&ctx, &o->g, db, sizeof(db));
     services svc = {0};
     char *cert_pem = NULL, *key_pem = NULL, *trust_pem = NULL;
     int log_fd = 0;
@@ -330,12 +325,18 @@ static int serve(serve_opts *o)
     };
     rb_http_server *srv = NULL;
     rb_maintenance *maintenance = NULL;
-    rb_maintenance_config mcfg = {.db = db,
-                                  .data_dir = ctx.data_dir,
-                                  .clock = ctx.clock,
-                                  .secret = &secret,
-                                  .ocsp = svc.ocsp,
-                                  .interval_s = o->maintenance_s};
+    rb_maintenance_config mcfg = {
+        .db = db,
+        .data_dir = ctx.data_dir,
+        .clock = ctx.clock,
+        .secret = &secret,
+        .ocsp = svc.ocsp,
+        .interval_s = o->maintenance_s,
+        .checkpoints = {
+            .tsa = svc.tsa,
+            .interval_ms =
+                1000LL * (o->checkpoint_s ? o->checkpoint_s : RB_CHECKPOINT_DEFAULT_INTERVAL_S),
+        }};
     rb_error err = {0};
     if (rc == 0 && rb_maintenance_start(&mcfg, &maintenance, &err) != RB_OK)
         rc = cli_report(&err);
@@ -373,7 +374,8 @@ const cli_command cli_serve_command[] = {
     {"serve", "run the online services (TSA, OCSP, CRL, repository, API) over HTTP",
      "[--listen ADDR:PORT] [--data DIR] [--db URL] [--threads N]\n"
      "       [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--access-log FILE|off]\n"
-     "       [--timeout SECONDS] [--maintenance-interval SECONDS]\n\n"
+     "       [--timeout SECONDS] [--maintenance-interval SECONDS] [--checkpoint-interval "
+     "SECONDS]\n\n"
      "Serves on 127.0.0.1:8080 unless told otherwise (port 0 picks a free port) and prints\n"
      "the URLs once listening. Runs until SIGTERM or SIGINT, then lets requests in flight\n"
      "finish. --threads defaults to the number of cores; the access log goes to stderr\n"
@@ -384,7 +386,9 @@ const cli_command cli_serve_command[] = {
      "also the moment a hold reaches its limit): holds past their limit become\n"
      "revocations, complete and delta CRLs are re-signed before their nextUpdate or after\n"
      "a change, and pre-signed OCSP responses before they expire. GET /crl/{ca}.crl and\n"
-     "/crl/{ca}-delta.crl only read the stored CRLs.\n\n"
+     "/crl/{ca}-delta.crl only read the stored CRLs. Once --checkpoint-interval seconds\n"
+     "(default 3600) have passed since the last signed audit checkpoint and something was\n"
+     "logged, the TSA time-stamps the audit log's head ('rubrica audit checkpoints').\n\n"
      "With --tls-client-ca the API also accepts TLS client certificates: they must chain\n"
      "to a certificate in FILE (intermediates included there), be valid now, not be revoked\n"
      "or suspended if this CA issued them, and be registered with 'rubrica user add-cert'.\n"

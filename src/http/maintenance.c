@@ -8,6 +8,7 @@
 #include "http/maintenance.h"
 
 #include "core/wait.h"
+#include "audit/checkpoint.h"
 #include "ca/crl.h"
 #include "core/log.h"
 #include "store/store.h"
@@ -37,8 +38,9 @@ static void keep_first(rb_error *first, const rb_error *err, rb_status s)
 }
 
 rb_status rb_maintenance_pass(rb_ctx *ctx, const rb_key_secret *secret,
-                              const rb_ocsp_responder *ocsp, rb_maintenance_report *report,
-                              rb_error *err)
+                              const rb_ocsp_responder *ocsp,
+                              const rb_maintenance_checkpoints *checkpoints,
+                              rb_maintenance_report *report, rb_error *err)
 {
     rb_error first = {0}, step = {0};
     memset(report, 0, sizeof(*report));
@@ -48,6 +50,11 @@ rb_status rb_maintenance_pass(rb_ctx *ctx, const rb_key_secret *secret,
     keep_first(&first, &step, s);
     if (ocsp != NULL) {
         s = rb_ocsp_presign_all(ocsp, ctx, 0, &report->ocsp_signed, &step);
+        keep_first(&first, &step, s);
+    }
+    if (checkpoints != NULL && checkpoints->tsa != NULL) {
+        s = rb_audit_checkpoint_if_due(ctx, checkpoints->tsa, checkpoints->interval_ms,
+                                       &report->checkpoints, &step);
         keep_first(&first, &step, s);
     }
     if (first.status != RB_OK) {
@@ -78,12 +85,13 @@ static void run_pass(rb_maintenance *m)
         rb_log(RB_LOG_WARN, "maintenance: cannot open the store: %s", err.message);
         return;
     }
-    rb_status s = rb_maintenance_pass(&m->ctx, m->cfg.secret, m->cfg.ocsp, &r, &err);
-    if (r.crls_signed || r.holds_converted || r.ocsp_signed)
+    rb_status s =
+        rb_maintenance_pass(&m->ctx, m->cfg.secret, m->cfg.ocsp, &m->cfg.checkpoints, &r, &err);
+    if (r.crls_signed || r.holds_converted || r.ocsp_signed || r.checkpoints)
         rb_log(RB_LOG_INFO,
                "maintenance: %d CRLs signed, %d expired holds revoked, %zu OCSP responses "
-               "pre-signed",
-               r.crls_signed, r.holds_converted, r.ocsp_signed);
+               "pre-signed, %d audit checkpoints",
+               r.crls_signed, r.holds_converted, r.ocsp_signed, r.checkpoints);
     if (s == RB_OK)
         return;
     rb_log(RB_LOG_WARN, "maintenance: %s", err.message);

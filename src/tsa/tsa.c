@@ -278,6 +278,11 @@ X509 *rb_tsa_get0_cert(const rb_tsa *tsa)
     return tsa->cert;
 }
 
+const char *rb_tsa_get0_authority_name(const rb_tsa *tsa)
+{
+    return tsa->authority ? tsa->authority->name : NULL;
+}
+
 rb_status rb_tsa_new_from_store(const rb_tsa_config *cfg, rb_ctx *ctx, const rb_key_secret *secret,
                                 rb_tsa **out, rb_error *err)
 {

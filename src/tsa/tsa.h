@@ -72,6 +72,8 @@ void rb_tsa_free(rb_tsa *tsa);
 
 /* The TSA certificate (borrowed). */
 X509 *rb_tsa_get0_cert(const rb_tsa *tsa);
+/* The name of the TSA's authority when it was loaded from the store, else NULL (borrowed). */
+const char *rb_tsa_get0_authority_name(const rb_tsa *tsa);
 
 /*
  * Answers the DER time-stamp query req with a DER TimeStampResp in *resp
