@@ -150,8 +150,8 @@ static rb_status token_of(const uint8_t *resp_der, size_t resp_len, uint8_t **to
 {
     const unsigned char *p = resp_der;
     TS_RESP *resp = d2i_TS_RESP(NULL, &p, (long)resp_len);
-    long status = resp ? ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp)))
-                       : -1;
+    long status =
+        resp ? ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp))) : -1;
     PKCS7 *p7 = resp && (status == 0 || status == 1) ? TS_RESP_get_token(resp) : NULL;
     TS_TST_INFO *info = p7 ? TS_RESP_get_tst_info(resp) : NULL;
     unsigned char *der = NULL;
@@ -175,10 +175,10 @@ static rb_status store_checkpoint(rb_ctx *ctx, const rb_audit_checkpoint *cp, rb
     char head[2 * RB_AUDIT_HASH_LEN + 1], object[48];
     rb_audit_hash_hex(cp->head_hash, head);
     snprintf(object, sizeof(object), "audit:%lld", (long long)cp->seq);
-    json_t *detail = json_pack("{s:s,s:I,s:s,s:I}", "head", head, "seq", (json_int_t)cp->seq,
-                               "tsa", cp->signer, "token_bytes", (json_int_t)cp->token_len);
-    rb_status s = detail ? rb_store_begin(ctx->store, err)
-                         : rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    json_t *detail = json_pack("{s:s,s:I,s:s,s:I}", "head", head, "seq", (json_int_t)cp->seq, "tsa",
+                               cp->signer, "token_bytes", (json_int_t)cp->token_len);
+    rb_status s =
+        detail ? rb_store_begin(ctx->store, err) : rb_fail(err, RB_ENOMEM, NULL, "out of memory");
     if (s == RB_OK)
         s = rb_store_prepare(ctx->store,
                              "INSERT INTO audit_checkpoint (" CHECKPOINT_COLUMNS
@@ -379,8 +379,8 @@ static int check_one(const rb_audit_checkpoint *cp, void *arg)
     uint8_t hash[RB_AUDIT_HASH_LEN];
     int found = 0;
     rb_time_format(cp->at_ms, when, sizeof(when));
-    if (rb_audit_checkpoint_check_token(w->ctx, cp->signer, cp->token, cp->token_len,
-                                        cp->head_hash, NULL, &why) != RB_OK) {
+    if (rb_audit_checkpoint_check_token(w->ctx, cp->signer, cp->token, cp->token_len, cp->head_hash,
+                                        NULL, &why) != RB_OK) {
         set_problem(r, RB_AUDIT_BAD_CHECKPOINT, cp->seq, "the checkpoint of %s: %s", when,
                     why.message);
         return 1;

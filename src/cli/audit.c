@@ -87,18 +87,24 @@ static int print_verify(const rb_audit_report *report, int json)
     return report->problem == RB_AUDIT_OK ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
-static int run_verify(int argc, char **argv)
+/* For a command that takes only the global options: parses them and opens the store. */
+static int open_plain(int argc, char **argv, const char *name, cli_globals *g, rb_ctx *ctx)
 {
     static const struct option options[] = {CLI_GLOBAL_OPTIONS, {NULL, 0, NULL, 0}};
-    cli_globals g = {0};
-    rb_ctx ctx;
     int opt;
     cli_getopt_reset();
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1)
-        cli_global_option(opt, &g, command("verify"));
+        cli_global_option(opt, g, command(name));
     if (optind < argc)
-        return cli_usage_error(command("verify"), "unexpected argument '%s'", argv[optind]);
-    int rc = cli_open(&g, &ctx);
+        return cli_usage_error(command(name), "unexpected argument '%s'", argv[optind]);
+    return cli_open(g, ctx);
+}
+
+static int run_verify(int argc, char **argv)
+{
+    cli_globals g = {0};
+    rb_ctx ctx;
+    int rc = open_plain(argc, argv, "verify", &g, &ctx);
     if (rc != 0)
         return rc;
     rb_audit_report report = {0};
@@ -314,16 +320,9 @@ static json_t *checkpoint_json(const rb_audit_checkpoint *cp)
 
 static int run_checkpoint(int argc, char **argv)
 {
-    static const struct option options[] = {CLI_GLOBAL_OPTIONS, {NULL, 0, NULL, 0}};
     cli_globals g = {0};
     rb_ctx ctx;
-    int opt;
-    cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1)
-        cli_global_option(opt, &g, command("checkpoint"));
-    if (optind < argc)
-        return cli_usage_error(command("checkpoint"), "unexpected argument '%s'", argv[optind]);
-    int rc = cli_open(&g, &ctx);
+    int rc = open_plain(argc, argv, "checkpoint", &g, &ctx);
     if (rc != 0)
         return rc;
     char db[4096];

@@ -93,26 +93,33 @@ static size_t build_routes(const services *svc, listed_route *out, size_t cap)
     return n;
 }
 
+/* optarg as a whole number from 1 to max, for the option name; what it is, for the message. */
+static int parse_count(const cli_command *cmd, const char *name, const char *what, long max,
+                       unsigned *out)
+{
+    char *end;
+    long n = strtol(optarg, &end, 10);
+    if (*optarg == '\0' || *end != '\0' || n < 1 || n > max)
+        return cli_usage_error(cmd, "%s takes %s from 1 to %ld", name, what, max);
+    *out = (unsigned)n;
+    return 0;
+}
+
 static int parse_serve_options(int argc, char **argv, serve_opts *o)
 {
     const cli_command *cmd = &cli_serve_command[0];
-    int opt;
+    int opt, rc = 0;
     cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, "", serve_options, NULL)) != -1) {
+    while (rc == 0 && (opt = getopt_long(argc, argv, "", serve_options, NULL)) != -1) {
         if (cli_global_option(opt, &o->g, cmd))
             continue;
-        char *end;
         switch (opt) {
         case OPT_LISTEN:
             o->listen = optarg;
             break;
-        case OPT_THREADS: {
-            long n = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || n < 1 || n > 256)
-                return cli_usage_error(cmd, "--threads takes a number from 1 to 256");
-            o->threads = (unsigned)n;
+        case OPT_THREADS:
+            rc = parse_count(cmd, "--threads", "a number", 256, &o->threads);
             break;
-        }
         case OPT_TLS_CERT:
             o->tls_cert = optarg;
             break;
@@ -125,31 +132,21 @@ static int parse_serve_options(int argc, char **argv, serve_opts *o)
         case OPT_ACCESS_LOG:
             o->access_log = optarg;
             break;
-        case OPT_TIMEOUT: {
-            long n = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || n < 1 || n > 3600)
-                return cli_usage_error(cmd, "--timeout takes a number of seconds from 1 to 3600");
-            o->timeout_s = (unsigned)n;
+        case OPT_TIMEOUT:
+            rc = parse_count(cmd, "--timeout", "a number of seconds", 3600, &o->timeout_s);
             break;
-        }
-        case OPT_MAINTENANCE_INTERVAL: {
-            long n = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || n < 1 || n > RB_MAINTENANCE_MAX_INTERVAL_S)
-                return cli_usage_error(cmd, "--maintenance-interval takes a number of seconds "
-                                            "from 1 to 86400");
-            o->maintenance_s = (unsigned)n;
+        case OPT_MAINTENANCE_INTERVAL:
+            rc = parse_count(cmd, "--maintenance-interval", "a number of seconds",
+                             RB_MAINTENANCE_MAX_INTERVAL_S, &o->maintenance_s);
             break;
-        }
-        case OPT_CHECKPOINT_INTERVAL: {
-            long n = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || n < 1 || n > RB_MAINTENANCE_MAX_INTERVAL_S)
-                return cli_usage_error(cmd, "--checkpoint-interval takes a number of seconds "
-                                            "from 1 to 86400");
-            o->checkpoint_s = (unsigned)n;
+        case OPT_CHECKPOINT_INTERVAL:
+            rc = parse_count(cmd, "--checkpoint-interval", "a number of seconds",
+                             RB_MAINTENANCE_MAX_INTERVAL_S, &o->checkpoint_s);
             break;
-        }
         }
     }
+    if (rc != 0)
+        return rc;
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if ((o->tls_cert == NULL) != (o->tls_key == NULL))
