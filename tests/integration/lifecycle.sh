@@ -209,6 +209,9 @@ contains "the OCSP presign pass walks the serial index, with no sort" \
   "certificates_1 (serial>?)" \
   plan "SELECT c.serial FROM certificates c LEFT JOIN ocsp_responses r ON r.serial = c.serial WHERE c.issuer = 'issuing' AND c.serial > '' AND c.not_after_ms > 0 AND (r.serial IS NULL OR r.next_update_ms <= 0) ORDER BY c.serial LIMIT 128"
 fails "... (no temporary B-tree)" grep -q "TEMP B-TREE" <(plan "SELECT c.serial FROM certificates c LEFT JOIN ocsp_responses r ON r.serial = c.serial WHERE c.issuer = 'issuing' AND c.serial > '' AND c.not_after_ms > 0 AND (r.serial IS NULL OR r.next_update_ms <= 0) ORDER BY c.serial LIMIT 128")
+contains "a listing page reads the issuance-time index, newest first" \
+  "SCAN certificates USING INDEX certificates_issued" \
+  plan "SELECT serial FROM certificates ORDER BY issued_ms DESC, serial LIMIT 20"
 same "valid certificates stay out of the index of those not valid" \
   "$(db "SELECT COUNT(*) FROM certificates INDEXED BY certificates_not_valid WHERE status <> 'valid' AND issuer >= ''")" \
   "$(db "SELECT COUNT(*) FROM certificates WHERE status <> 'valid'")"
