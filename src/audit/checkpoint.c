@@ -254,15 +254,24 @@ rb_status rb_audit_checkpoint_if_due(rb_ctx *ctx, rb_tsa *tsa, int64_t interval_
     return rb_audit_checkpoint_make(ctx, tsa, made, NULL, err);
 }
 
-/* The TSA authority's chain: its root trusted, the rest untrusted, checked at at_ms. */
-static rb_status signer_trust(rb_ctx *ctx, const char *signer, int64_t at_ms, X509_STORE **store,
-                              STACK_OF(X509) **untrusted, rb_error *err)
+/*
+ * The TSA authority named signer: its certificate, and its chain with the
+ * root trusted and the rest untrusted, checked at at_ms.
+ */
+static rb_status signer_trust(rb_ctx *ctx, const char *signer, int64_t at_ms, X509 **signer_cert,
+                              X509_STORE **store, STACK_OF(X509) **untrusted, rb_error *err)
 {
     rb_authority *tsa = NULL;
     STACK_OF(X509) *chain = NULL;
     rb_status s = rb_authority_load(ctx, signer, RB_ROLE_TSA, 0, NULL, &tsa, err);
+    if (s == RB_OK && tsa->role != RB_ROLE_TSA)
+        s = rb_fail(err, RB_EINVAL, NULL, "'%s' is not a time-stamping authority", signer);
     if (s == RB_OK)
         s = rb_authority_chain(ctx, tsa, &chain, err);
+    if (s == RB_OK) {
+        *signer_cert = tsa->cert;
+        X509_up_ref(*signer_cert);
+    }
     rb_authority_free(tsa);
     if (s != RB_OK)
         return s;
@@ -271,6 +280,7 @@ static rb_status signer_trust(rb_ctx *ctx, const char *signer, int64_t at_ms, X5
     if (*store == NULL || root == NULL || X509_STORE_add_cert(*store, root) != 1) {
         X509_STORE_free(*store);
         X509_free(root);
+        X509_free(*signer_cert);
         sk_X509_pop_free(chain, X509_free);
         return rb_fail_crypto(err, "cannot load the TSA's chain");
     }
@@ -278,6 +288,20 @@ static rb_status signer_trust(rb_ctx *ctx, const char *signer, int64_t at_ms, X5
     X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(*store), (time_t)(at_ms / 1000));
     *untrusted = chain;
     return RB_OK;
+}
+
+/* Whether the token was signed with the named TSA's own certificate, not just any TSA's. */
+static int signed_by(PKCS7 *p7, X509 *expected)
+{
+    STACK_OF(X509) *own = sk_X509_new_null();
+    int same = 0;
+    if (own != NULL && sk_X509_push(own, expected) > 0) {
+        STACK_OF(X509) *signers = PKCS7_get0_signers(p7, own, 0);
+        same = sk_X509_num(signers) == 1 && X509_cmp(sk_X509_value(signers, 0), expected) == 0;
+        sk_X509_free(signers);
+    }
+    sk_X509_free(own);
+    return same;
 }
 
 rb_status rb_audit_checkpoint_check_token(rb_ctx *ctx, const char *signer, const uint8_t *token,
@@ -294,10 +318,11 @@ rb_status rb_audit_checkpoint_check_token(rb_ctx *ctx, const char *signer, const
     }
     const X509_ALGOR *algorithm = TS_MSG_IMPRINT_get_algo(TS_TST_INFO_get_msg_imprint(info));
     int64_t at_ms = rb_asn1_time_ms(TS_TST_INFO_get_time(info));
+    X509 *tsa_cert = NULL;
     X509_STORE *store = NULL;
     STACK_OF(X509) *untrusted = NULL;
     rb_status s = OBJ_obj2nid(algorithm->algorithm) == NID_sha256
-                      ? signer_trust(ctx, signer, at_ms, &store, &untrusted, err)
+                      ? signer_trust(ctx, signer, at_ms, &tsa_cert, &store, &untrusted, err)
                       : rb_fail(err, RB_EINVAL, "RFC 3161", "the token's imprint is not SHA-256");
     TS_VERIFY_CTX *verify = s == RB_OK ? TS_VERIFY_CTX_new() : NULL;
     unsigned char *imprint = verify ? OPENSSL_memdup(head_hash, RB_AUDIT_HASH_LEN) : NULL;
@@ -313,12 +338,16 @@ rb_status rb_audit_checkpoint_check_token(rb_ctx *ctx, const char *signer, const
         untrusted = NULL;
         if (TS_RESP_verify_token(verify, p7) != 1)
             s = rb_fail_crypto(err, "the checkpoint's time-stamp token does not verify");
+        else if (!signed_by(p7, tsa_cert))
+            s = rb_fail(err, RB_EINVAL, NULL,
+                        "the checkpoint's token was not signed by the TSA '%s'", signer);
     }
     if (s == RB_OK && gen_time_ms != NULL)
         *gen_time_ms = at_ms;
     TS_VERIFY_CTX_free(verify);
     X509_STORE_free(store);
     sk_X509_pop_free(untrusted, X509_free);
+    X509_free(tsa_cert);
     TS_TST_INFO_free(info);
     PKCS7_free(p7);
     return s;

@@ -54,10 +54,11 @@ rb_status rb_audit_checkpoint_list(rb_ctx *ctx, int (*fn)(const rb_audit_checkpo
                                    void *arg, rb_error *err) RB_MUST_CHECK;
 
 /*
- * Checks that token is a time-stamp token over head_hash (SHA-256) signed by
- * the TSA authority signer, whose chain up to its root in the store verifies
- * at the token's own time. On success *gen_time_ms (may be NULL) receives
- * the token's genTime. RB_EINVAL with the reason when it does not verify.
+ * Checks that token is a time-stamp token over head_hash (SHA-256) signed
+ * with the certificate of the TSA authority signer (not merely any
+ * timeStamping certificate under the same root: a subscriber can hold one),
+ * whose chain up to its root in the store verifies at the token's own time. On success *gen_time_ms
+ * (may be NULL) receives the token's genTime. RB_EINVAL with the reason when it does not verify.
  */
 rb_status rb_audit_checkpoint_check_token(rb_ctx *ctx, const char *signer, const uint8_t *token,
                                           size_t token_len,

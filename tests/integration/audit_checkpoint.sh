@@ -123,6 +123,32 @@ broken_as "the chain rewritten with valid hashes (Python): verify reports it rew
   rewritten "$dir"
 contains "... at the record the checkpoint fixed" "BROKEN at record $SEQ" \
   "$RUBRICA" audit verify --data "$dir"
+# A subscriber who obtained a certificate of the 'tsa' profile from this CA
+# signs a token over the head with openssl ts -reply and stores it as a
+# checkpoint: it chains to the root and openssl accepts it, but it is not
+# the provider's TSA.
+dir=$(tampered forged "PRAGMA user_version")
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/evil.key" \
+  -subj /CN=evil -out "$WORK/evil.csr" 2>/dev/null
+ok "a subscriber gets a certificate of the tsa profile" \
+  "$RUBRICA" cert issue --data "$dir" --csr "$WORK/evil.csr" --profile tsa \
+  --set organization="Sellos Falsos SAC" --set common_name="Falso TSA" --out "$WORK/evil.pem"
+FSEQ=$(db "$dir" "SELECT max(seq) FROM audit_log")
+FHEAD=$(db "$dir" "SELECT lower(hex(hash)) FROM audit_log WHERE seq = $FSEQ")
+printf '[tsa]\ndefault_tsa = t\n[t]\nserial = %s\nsigner_digest = sha256\ndefault_policy = 1.2.3.4\ndigests = sha256\ness_cert_id_alg = sha256\ness_cert_id_chain = no\n' \
+  "$WORK/evil.serial" >"$WORK/evil.cnf"
+echo 01 >"$WORK/evil.serial"
+openssl ts -query -digest "$FHEAD" -sha256 -cert -out "$WORK/evil.tsq" 2>/dev/null
+openssl ts -reply -queryfile "$WORK/evil.tsq" -config "$WORK/evil.cnf" -signer "$WORK/evil.pem" \
+  -inkey "$WORK/evil.key" -chain "$WORK/untrusted.pem" -token_out -out "$WORK/evil.tok" 2>/dev/null
+contains "openssl ts -verify accepts the subscriber's token (it chains to the root)" \
+  "Verification: OK" openssl ts -verify -digest "$FHEAD" -in "$WORK/evil.tok" -token_in \
+  -CAfile "$WORK/root.pem" -untrusted "$WORK/untrusted.pem"
+db "$dir" "INSERT INTO audit_checkpoint (seq, head_hash, at_ms, signer, signature)
+  VALUES ($FSEQ, X'$FHEAD', 1795000000000, 'tsa', readfile('$WORK/evil.tok'))"
+broken_as "... but stored as a checkpoint it is refused" bad-checkpoint "$dir"
+contains "... as not signed by the provider's TSA" "not signed by the TSA 'tsa'" \
+  "$RUBRICA" audit verify --data "$dir"
 ok "the untouched store still verifies" "$RUBRICA" audit verify --data "$data"
 
 echo "-- rubrica serve makes checkpoints on its own"
