@@ -254,57 +254,91 @@ rb_status rb_audit_checkpoint_if_due(rb_ctx *ctx, rb_tsa *tsa, int64_t interval_
     return rb_audit_checkpoint_make(ctx, tsa, made, NULL, err);
 }
 
+/* What a token is checked against: the trusted certificates, the others, who may sign. */
+typedef struct token_trust {
+    X509_STORE *store;
+    STACK_OF(X509) *untrusted;
+    STACK_OF(X509) *signers;
+} token_trust;
+
+static void token_trust_clear(token_trust *t)
+{
+    X509_STORE_free(t->store);
+    sk_X509_pop_free(t->untrusted, X509_free);
+    sk_X509_pop_free(t->signers, X509_free);
+    memset(t, 0, sizeof(*t));
+}
+
+/* certs, each with a reference of its own, in a new stack. */
+static STACK_OF(X509) *copy_certs(const STACK_OF(X509) *certs)
+{
+    STACK_OF(X509) *copy = sk_X509_new_null();
+    for (int i = 0; copy != NULL && i < sk_X509_num(certs); i++) {
+        X509 *cert = sk_X509_value(certs, i);
+        if (!sk_X509_push(copy, cert)) {
+            sk_X509_pop_free(copy, X509_free);
+            return NULL;
+        }
+        X509_up_ref(cert);
+    }
+    return copy;
+}
+
 /*
- * The TSA authority named signer: its certificate, and its chain with the
- * root trusted and the rest untrusted, checked at at_ms.
+ * From the store: the TSA authority named signer may sign, and its chain
+ * ends in the store's root. Whoever can write the store can also change
+ * these; pinned certificates do not have that weakness.
  */
-static rb_status signer_trust(rb_ctx *ctx, const char *signer, int64_t at_ms, X509 **signer_cert,
-                              X509_STORE **store, STACK_OF(X509) **untrusted, rb_error *err)
+static rb_status trust_from_store(rb_ctx *ctx, const char *signer, token_trust *t, rb_error *err)
 {
     rb_authority *tsa = NULL;
-    STACK_OF(X509) *chain = NULL;
     rb_status s = rb_authority_load(ctx, signer, RB_ROLE_TSA, 0, NULL, &tsa, err);
     if (s == RB_OK && tsa->role != RB_ROLE_TSA)
         s = rb_fail(err, RB_EINVAL, NULL, "'%s' is not a time-stamping authority", signer);
     if (s == RB_OK)
-        s = rb_authority_chain(ctx, tsa, &chain, err);
-    if (s == RB_OK) {
-        *signer_cert = tsa->cert;
-        X509_up_ref(*signer_cert);
-    }
-    rb_authority_free(tsa);
-    if (s != RB_OK)
-        return s;
-    X509 *root = sk_X509_pop(chain);
-    *store = X509_STORE_new();
-    if (*store == NULL || root == NULL || X509_STORE_add_cert(*store, root) != 1) {
-        X509_STORE_free(*store);
-        X509_free(root);
-        X509_free(*signer_cert);
-        sk_X509_pop_free(chain, X509_free);
-        return rb_fail_crypto(err, "cannot load the TSA's chain");
-    }
+        s = rb_authority_chain(ctx, tsa, &t->untrusted, err);
+    X509 *root = s == RB_OK ? sk_X509_pop(t->untrusted) : NULL;
+    if (s == RB_OK &&
+        ((t->store = X509_STORE_new()) == NULL || root == NULL ||
+         X509_STORE_add_cert(t->store, root) != 1 || (t->signers = sk_X509_new_null()) == NULL ||
+         !sk_X509_push(t->signers, tsa->cert)))
+        s = rb_fail_crypto(err, "cannot load the TSA's chain");
+    else if (s == RB_OK)
+        X509_up_ref(tsa->cert);
     X509_free(root);
-    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(*store), (time_t)(at_ms / 1000));
-    *untrusted = chain;
+    rb_authority_free(tsa);
+    return s;
+}
+
+/* Pinned: only these certificates may sign, and they are the trust anchors themselves. */
+static rb_status trust_pinned(const STACK_OF(X509) *tsa_certs, token_trust *t, rb_error *err)
+{
+    t->store = X509_STORE_new();
+    t->signers = copy_certs(tsa_certs);
+    for (int i = 0; t->store != NULL && i < sk_X509_num(tsa_certs); i++)
+        if (X509_STORE_add_cert(t->store, sk_X509_value(tsa_certs, i)) != 1)
+            return rb_fail_crypto(err, "cannot load the given TSA certificates");
+    if (t->store == NULL || t->signers == NULL)
+        return rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    X509_STORE_set_flags(t->store, X509_V_FLAG_PARTIAL_CHAIN);
     return RB_OK;
 }
 
-/* Whether the token was signed with the named TSA's own certificate, not just any TSA's. */
-static int signed_by(PKCS7 *p7, X509 *expected)
+/* Whether the token was signed with one of the allowed certificates, not just any TSA's. */
+static int signed_by_one_of(PKCS7 *p7, STACK_OF(X509) *allowed)
 {
-    STACK_OF(X509) *own = sk_X509_new_null();
-    int same = 0;
-    if (own != NULL && sk_X509_push(own, expected) > 0) {
-        STACK_OF(X509) *signers = PKCS7_get0_signers(p7, own, 0);
-        same = sk_X509_num(signers) == 1 && X509_cmp(sk_X509_value(signers, 0), expected) == 0;
-        sk_X509_free(signers);
-    }
-    sk_X509_free(own);
-    return same;
+    STACK_OF(X509) *signers = PKCS7_get0_signers(p7, allowed, 0);
+    int ok = sk_X509_num(signers) == 1;
+    X509 *signer = ok ? sk_X509_value(signers, 0) : NULL;
+    sk_X509_free(signers);
+    for (int i = 0; signer != NULL && i < sk_X509_num(allowed); i++)
+        if (X509_cmp(signer, sk_X509_value(allowed, i)) == 0)
+            return 1;
+    return 0;
 }
 
-rb_status rb_audit_checkpoint_check_token(rb_ctx *ctx, const char *signer, const uint8_t *token,
+rb_status rb_audit_checkpoint_check_token(rb_ctx *ctx, const char *signer,
+                                          const STACK_OF(X509) *tsa_certs, const uint8_t *token,
                                           size_t token_len,
                                           const uint8_t head_hash[RB_AUDIT_HASH_LEN],
                                           int64_t *gen_time_ms, rb_error *err)
@@ -318,36 +352,35 @@ rb_status rb_audit_checkpoint_check_token(rb_ctx *ctx, const char *signer, const
     }
     const X509_ALGOR *algorithm = TS_MSG_IMPRINT_get_algo(TS_TST_INFO_get_msg_imprint(info));
     int64_t at_ms = rb_asn1_time_ms(TS_TST_INFO_get_time(info));
-    X509 *tsa_cert = NULL;
-    X509_STORE *store = NULL;
-    STACK_OF(X509) *untrusted = NULL;
-    rb_status s = OBJ_obj2nid(algorithm->algorithm) == NID_sha256
-                      ? signer_trust(ctx, signer, at_ms, &tsa_cert, &store, &untrusted, err)
-                      : rb_fail(err, RB_EINVAL, "RFC 3161", "the token's imprint is not SHA-256");
+    token_trust trust = {0};
+    rb_status s = OBJ_obj2nid(algorithm->algorithm) != NID_sha256
+                      ? rb_fail(err, RB_EINVAL, "RFC 3161", "the token's imprint is not SHA-256")
+                  : tsa_certs ? trust_pinned(tsa_certs, &trust, err)
+                              : trust_from_store(ctx, signer, &trust, err);
     TS_VERIFY_CTX *verify = s == RB_OK ? TS_VERIFY_CTX_new() : NULL;
     unsigned char *imprint = verify ? OPENSSL_memdup(head_hash, RB_AUDIT_HASH_LEN) : NULL;
     if (s == RB_OK && imprint == NULL) {
         s = rb_fail(err, RB_ENOMEM, NULL, "out of memory");
     } else if (s == RB_OK) {
-        /* The context takes the imprint, the store and the certificates. */
+        X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(trust.store), (time_t)(at_ms / 1000));
+        /* The context takes the imprint, the store and the untrusted certificates. */
         TS_VERIFY_CTX_set_flags(verify, TS_VFY_VERSION | TS_VFY_SIGNATURE | TS_VFY_IMPRINT);
         TS_VERIFY_CTX_set_imprint(verify, imprint, RB_AUDIT_HASH_LEN);
-        TS_VERIFY_CTX_set_store(verify, store);
-        TS_VERIFY_CTS_set_certs(verify, untrusted);
-        store = NULL;
-        untrusted = NULL;
+        TS_VERIFY_CTX_set_store(verify, trust.store);
+        TS_VERIFY_CTS_set_certs(verify, trust.untrusted);
+        trust.store = NULL;
+        trust.untrusted = NULL;
         if (TS_RESP_verify_token(verify, p7) != 1)
             s = rb_fail_crypto(err, "the checkpoint's time-stamp token does not verify");
-        else if (!signed_by(p7, tsa_cert))
-            s = rb_fail(err, RB_EINVAL, NULL,
-                        "the checkpoint's token was not signed by the TSA '%s'", signer);
+        else if (!signed_by_one_of(p7, trust.signers))
+            s = rb_fail(err, RB_EINVAL, NULL, "the checkpoint's token was not signed by %s%s%s",
+                        tsa_certs ? "one of the given TSA certificates" : "the TSA '",
+                        tsa_certs ? "" : signer, tsa_certs ? "" : "'");
     }
     if (s == RB_OK && gen_time_ms != NULL)
         *gen_time_ms = at_ms;
     TS_VERIFY_CTX_free(verify);
-    X509_STORE_free(store);
-    sk_X509_pop_free(untrusted, X509_free);
-    X509_free(tsa_cert);
+    token_trust_clear(&trust);
     TS_TST_INFO_free(info);
     PKCS7_free(p7);
     return s;
@@ -393,6 +426,7 @@ static rb_status record_hash(rb_ctx *ctx, int64_t seq, uint8_t hash[RB_AUDIT_HAS
 
 typedef struct checkpoint_walk {
     rb_ctx *ctx;
+    const STACK_OF(X509) *tsa_certs;
     rb_audit_report *report;
     rb_status status;
     rb_error *err;
@@ -408,8 +442,8 @@ static int check_one(const rb_audit_checkpoint *cp, void *arg)
     uint8_t hash[RB_AUDIT_HASH_LEN];
     int found = 0;
     rb_time_format(cp->at_ms, when, sizeof(when));
-    if (rb_audit_checkpoint_check_token(w->ctx, cp->signer, cp->token, cp->token_len, cp->head_hash,
-                                        NULL, &why) != RB_OK) {
+    if (rb_audit_checkpoint_check_token(w->ctx, cp->signer, w->tsa_certs, cp->token, cp->token_len,
+                                        cp->head_hash, NULL, &why) != RB_OK) {
         set_problem(r, RB_AUDIT_BAD_CHECKPOINT, cp->seq, "the checkpoint of %s: %s", when,
                     why.message);
         return 1;
@@ -437,12 +471,14 @@ static int check_one(const rb_audit_checkpoint *cp, void *arg)
     return 0;
 }
 
-rb_status rb_audit_verify_with_checkpoints(rb_ctx *ctx, rb_audit_report *out, rb_error *err)
+rb_status rb_audit_verify_with_checkpoints(rb_ctx *ctx, const STACK_OF(X509) *tsa_certs,
+                                           rb_audit_report *out, rb_error *err)
 {
     rb_status s = rb_audit_verify(ctx, out, err);
     if (s != RB_OK || out->problem != RB_AUDIT_OK)
         return s;
-    checkpoint_walk walk = {.ctx = ctx, .report = out, .status = RB_OK, .err = err};
+    checkpoint_walk walk = {
+        .ctx = ctx, .tsa_certs = tsa_certs, .report = out, .status = RB_OK, .err = err};
     s = rb_audit_checkpoint_list(ctx, check_one, &walk, err);
     return s != RB_OK ? s : walk.status;
 }

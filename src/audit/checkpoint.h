@@ -54,24 +54,30 @@ rb_status rb_audit_checkpoint_list(rb_ctx *ctx, int (*fn)(const rb_audit_checkpo
                                    void *arg, rb_error *err) RB_MUST_CHECK;
 
 /*
- * Checks that token is a time-stamp token over head_hash (SHA-256) signed
- * with the certificate of the TSA authority signer (not merely any
- * timeStamping certificate under the same root: a subscriber can hold one),
- * whose chain up to its root in the store verifies at the token's own time. On success *gen_time_ms
- * (may be NULL) receives the token's genTime. RB_EINVAL with the reason when it does not verify.
+ * Checks that token is a time-stamp token over head_hash (SHA-256) that
+ * verifies at the token's own time and was signed with an allowed
+ * certificate: with tsa_certs (certificates of the provider's TSA obtained
+ * outside the store), one of those; without, the certificate of the TSA
+ * authority signer in the store, its chain ending in the store's root. A
+ * timeStamping certificate merely chaining to the same root is not enough:
+ * a subscriber can hold one. Only tsa_certs hold against someone who can
+ * also rewrite the store's authorities. On success *gen_time_ms (may be
+ * NULL) receives the token's genTime; RB_EINVAL with the reason otherwise.
  */
-rb_status rb_audit_checkpoint_check_token(rb_ctx *ctx, const char *signer, const uint8_t *token,
+rb_status rb_audit_checkpoint_check_token(rb_ctx *ctx, const char *signer,
+                                          const STACK_OF(X509) *tsa_certs, const uint8_t *token,
                                           size_t token_len,
                                           const uint8_t head_hash[RB_AUDIT_HASH_LEN],
                                           int64_t *gen_time_ms, rb_error *err) RB_MUST_CHECK;
 
 /*
- * rb_audit_verify, then every checkpoint: its token must verify, the log
+ * rb_audit_verify, then every checkpoint: its token must verify (against
+ * tsa_certs when not NULL, as for rb_audit_checkpoint_check_token), the log
  * must still reach its record, and that record's hash must be the one the
  * token fixed. Fills the report's checkpoint fields; a failure is reported
  * as RB_AUDIT_BAD_CHECKPOINT, RB_AUDIT_TRUNCATED or RB_AUDIT_REWRITTEN.
  */
-rb_status rb_audit_verify_with_checkpoints(rb_ctx *ctx, rb_audit_report *out,
-                                           rb_error *err) RB_MUST_CHECK;
+rb_status rb_audit_verify_with_checkpoints(rb_ctx *ctx, const STACK_OF(X509) *tsa_certs,
+                                           rb_audit_report *out, rb_error *err) RB_MUST_CHECK;
 
 #endif

@@ -44,21 +44,11 @@ const char *rb_client_cert_verdict_code(rb_client_cert_verdict verdict)
 rb_status rb_client_trust_new(const char *pem, size_t len, rb_client_trust **out, rb_error *err)
 {
     rb_client_trust *trust = calloc(1, sizeof(*trust));
-    BIO *bio = len <= INT32_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
-    rb_status s = RB_OK;
-    if (trust == NULL || bio == NULL || (trust->anchors = sk_X509_new_null()) == NULL)
-        s = rb_fail(err, RB_ENOMEM, NULL, "out of memory");
-    X509 *cert;
-    while (s == RB_OK && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        /* Caches the extensions now, so verifying threads only ever read them. */
-        X509_check_purpose(cert, -1, 0);
-        if (!sk_X509_push(trust->anchors, cert)) {
-            X509_free(cert);
-            s = rb_fail(err, RB_ENOMEM, NULL, "out of memory");
-        }
-    }
-    ERR_clear_error(); /* the read that ended the loop left "no start line" */
-    BIO_free(bio);
+    rb_status s = trust ? rb_x509_read_pem_stack(pem, len, &trust->anchors, err)
+                        : rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    /* Caches the extensions now, so verifying threads only ever read them. */
+    for (int i = 0; s == RB_OK && i < sk_X509_num(trust->anchors); i++)
+        X509_check_purpose(sk_X509_value(trust->anchors, i), -1, 0);
     if (s == RB_OK && sk_X509_num(trust->anchors) == 0)
         s = rb_fail(err, RB_EINVAL, NULL,
                     "the client CA file holds no PEM certificate; give the CA certificates "

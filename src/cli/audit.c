@@ -6,6 +6,8 @@
 
 #include "audit/audit.h"
 #include "audit/checkpoint.h"
+#include "core/reader.h"
+#include "pki/x509util.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -23,8 +25,12 @@ enum {
     OPT_OLDEST,
     OPT_DETAIL,
     OPT_TOKEN,
-    OPT_OUT
+    OPT_OUT,
+    OPT_TSA_CERT
 };
+
+/* A file of TSA certificates is a few kilobytes; this leaves room for many. */
+#define TSA_CERTS_MAX (1 << 20)
 
 static const cli_command *command(const char *name);
 
@@ -100,20 +106,56 @@ static int open_plain(int argc, char **argv, const char *name, cli_globals *g, r
     return cli_open(g, ctx);
 }
 
+/* The PEM certificates in path, for verify --tsa-cert. */
+static int read_tsa_certs(const char *path, STACK_OF(X509) **out)
+{
+    uint8_t *pem = NULL;
+    size_t len = 0;
+    rb_error err = {0};
+    rb_status s = rb_read_file(path, TSA_CERTS_MAX, &pem, &len, &err);
+    if (s == RB_OK)
+        s = rb_x509_read_pem_stack((const char *)pem, len, out, &err);
+    free(pem);
+    if (s != RB_OK)
+        return cli_report(&err);
+    if (sk_X509_num(*out) == 0) {
+        sk_X509_free(*out);
+        return cli_usage_error(command("verify"), "--tsa-cert %s holds no PEM certificate", path);
+    }
+    return 0;
+}
+
 static int run_verify(int argc, char **argv)
 {
+    static const struct option options[] = {
+        CLI_GLOBAL_OPTIONS,
+        {"tsa-cert", required_argument, NULL, OPT_TSA_CERT},
+        {NULL, 0, NULL, 0},
+    };
     cli_globals g = {0};
+    const char *tsa_path = NULL;
+    STACK_OF(X509) *tsa_certs = NULL;
     rb_ctx ctx;
-    int rc = open_plain(argc, argv, "verify", &g, &ctx);
-    if (rc != 0)
+    int opt, rc = 0;
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1)
+        if (!cli_global_option(opt, &g, command("verify")) && opt == OPT_TSA_CERT)
+            tsa_path = optarg;
+    if (optind < argc)
+        return cli_usage_error(command("verify"), "unexpected argument '%s'", argv[optind]);
+    if (tsa_path != NULL && (rc = read_tsa_certs(tsa_path, &tsa_certs)) != 0)
         return rc;
-    rb_audit_report report = {0};
-    rb_error err = {0};
-    if (rb_audit_verify_with_checkpoints(&ctx, &report, &err) != RB_OK)
-        rc = cli_report(&err);
-    else
-        rc = print_verify(&report, g.json);
-    cli_close(&ctx);
+    rc = cli_open(&g, &ctx);
+    if (rc == 0) {
+        rb_audit_report report = {0};
+        rb_error err = {0};
+        if (rb_audit_verify_with_checkpoints(&ctx, tsa_certs, &report, &err) != RB_OK)
+            rc = cli_report(&err);
+        else
+            rc = print_verify(&report, g.json);
+        cli_close(&ctx);
+    }
+    sk_X509_pop_free(tsa_certs, X509_free);
     return rc;
 }
 
@@ -441,10 +483,13 @@ static int run_checkpoints(int argc, char **argv)
 
 const cli_command cli_audit_commands[] = {
     {"verify", "check the hash chain and the signed checkpoints; name the first bad record",
-     "[--data DIR] [--db URL] [--json]\n\n"
+     "[--tsa-cert FILE] [--data DIR] [--db URL] [--json]\n\n"
      "Exits 0 and prints the record count and head hash when the chain is intact and\n"
      "every checkpoint's time-stamp token verifies and still matches its record;\n"
-     "exits 1 naming the first bad record and what happened to it otherwise.",
+     "exits 1 naming the first bad record and what happened to it otherwise.\n"
+     "A token must be signed by the store's TSA certificate, or, with --tsa-cert, by one\n"
+     "of the PEM certificates in FILE: keep a copy of the TSA's certificate away from\n"
+     "the store, so that whoever can rewrite the store cannot vouch for their own tokens.",
      run_verify, NULL},
     {"checkpoint", "time-stamp the chain head with the TSA, so the log so far is fixed",
      "[--data DIR] [--db URL] [--pass-file FILE] [--json]\n\n"

@@ -7,6 +7,7 @@
 #include "core/hex.h"
 #include <ctype.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -190,6 +191,28 @@ rb_status rb_check_public_key(EVP_PKEY *key, rb_error *err)
     rb_key_facts facts;
     rb_key_facts_of(key, &facts);
     return rb_check_key_facts(&facts, err);
+}
+
+rb_status rb_x509_read_pem_stack(const char *pem, size_t len, STACK_OF(X509) **out, rb_error *err)
+{
+    BIO *bio = len <= INT32_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    rb_status s = bio && certs ? RB_OK : rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+    X509 *cert;
+    while (s == RB_OK && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (!sk_X509_push(certs, cert)) {
+            X509_free(cert);
+            s = rb_fail(err, RB_ENOMEM, NULL, "out of memory");
+        }
+    }
+    ERR_clear_error(); /* the read that ended the loop left "no start line" */
+    BIO_free(bio);
+    if (s != RB_OK) {
+        sk_X509_pop_free(certs, X509_free);
+        return s;
+    }
+    *out = certs;
+    return RB_OK;
 }
 
 char *rb_x509_to_pem(X509 *cert)

@@ -78,6 +78,14 @@ rb_status rb_check_public_key(EVP_PKEY *key, rb_error *err) RB_MUST_CHECK;
 char *rb_x509_to_pem(X509 *cert);
 
 /*
+ * Every PEM certificate in pem[0..len), in order, into a new stack (free with
+ * sk_X509_pop_free); the stack is empty when there is none. Text between the
+ * certificates is ignored.
+ */
+rb_status rb_x509_read_pem_stack(const char *pem, size_t len, STACK_OF(X509) **out,
+                                 rb_error *err) RB_MUST_CHECK;
+
+/*
  * Sets dst to the key algorithm alg (OID and parameters: a named curve, NULL,
  * absent, or explicit parameters) and the key bits, copied as encoded.
  * Returns 1, or 0 on other parameters or lack of memory (dst unchanged).

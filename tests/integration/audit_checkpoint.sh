@@ -149,6 +149,24 @@ db "$dir" "INSERT INTO audit_checkpoint (seq, head_hash, at_ms, signer, signatur
 broken_as "... but stored as a checkpoint it is refused" bad-checkpoint "$dir"
 contains "... as not signed by the provider's TSA" "not signed by the TSA 'tsa'" \
   "$RUBRICA" audit verify --data "$dir"
+# Whoever can write the store can also add their certificate as a TSA
+# authority and name it as the signer; a TSA certificate kept outside the
+# store (--tsa-cert) is what such a store cannot change.
+openssl x509 -in "$WORK/evil.pem" -outform DER -out "$WORK/evil.der"
+db "$dir" "INSERT INTO authorities (name, role, issuer, key_ref, subject, serial, not_before_ms,
+  not_after_ms, created_ms, cert_der) VALUES ('sellos', 'tsa', 'issuing', 'none', 'CN=Falso TSA',
+  '01', 0, 4102444800000, 0, readfile('$WORK/evil.der'));
+  UPDATE audit_checkpoint SET signer = 'sellos' WHERE seq = $FSEQ"
+"$RUBRICA" ca cert tsa --data "$data" >"$WORK/tsa.pem"
+broken_as "with the forger's certificate added as a TSA authority, --tsa-cert still refuses it" \
+  bad-checkpoint "$dir" --tsa-cert "$WORK/tsa.pem"
+contains "... its token does not verify against the given TSA certificate" \
+  "time-stamp token does not verify" \
+  "$RUBRICA" audit verify --data "$dir" --tsa-cert "$WORK/tsa.pem"
+ok "the untouched store verifies with --tsa-cert" \
+  "$RUBRICA" audit verify --data "$data" --tsa-cert "$WORK/tsa.pem"
+fails "--tsa-cert with a file that holds no certificate is refused" \
+  "$RUBRICA" audit verify --data "$data" --tsa-cert "$WORK/evil.key"
 ok "the untouched store still verifies" "$RUBRICA" audit verify --data "$data"
 
 echo "-- rubrica serve makes checkpoints on its own"

@@ -2,13 +2,15 @@
  * Signed audit checkpoints on a throwaway SQLite provider with a fixed
  * clock: when one is due (the interval, and something new logged besides
  * the last checkpoint's own record), that the token's time is the clock's,
- * and that rb_audit_checkpoint_check_token refuses a token for another hash
- * or from an authority that is not a TSA. (tests/integration/
+ * and that rb_audit_checkpoint_check_token refuses a token for another hash,
+ * from an authority that is not a TSA, or, with pinned certificates, one
+ * that is not among them. (tests/integration/
  * audit_checkpoint.sh checks tokens with openssl and tampered stores.)
  */
 #include "harness.h"
 
 #include "audit/checkpoint.h"
+#include "ca/ca.h"
 #include "ca/init.h"
 #include "store/migrate.h"
 #include "store/store.h"
@@ -85,7 +87,7 @@ TEST(audit_checkpoint_due_after_interval_and_news)
     p.ctx.clock.fixed_ms = T0 + HOUR + MINUTE;
     CHECK(rb_audit_checkpoint_if_due(&p.ctx, p.tsa, HOUR, &made, &err) == RB_OK && made == 1);
     rb_audit_report report = {0};
-    CHECK(rb_audit_verify_with_checkpoints(&p.ctx, &report, &err) == RB_OK);
+    CHECK(rb_audit_verify_with_checkpoints(&p.ctx, NULL, &report, &err) == RB_OK);
     CHECK(report.problem == RB_AUDIT_OK);
     CHECK(report.checkpoints == 2);
     CHECK(report.checkpoint_ms == T0 + HOUR + MINUTE); /* the token's time is the clock's */
@@ -119,19 +121,33 @@ TEST(audit_checkpoint_token_checks)
     REQUIRE(rb_audit_checkpoint_list(&p.ctx, keep_first, &first, &err) == RB_OK && first.seen);
     const rb_audit_checkpoint *cp = &first.cp;
     int64_t at = 0;
-    CHECK(rb_audit_checkpoint_check_token(&p.ctx, cp->signer, cp->token, cp->token_len,
+    CHECK(rb_audit_checkpoint_check_token(&p.ctx, cp->signer, NULL, cp->token, cp->token_len,
                                           cp->head_hash, &at, &err) == RB_OK);
     CHECK(at == T0);
     uint8_t other[RB_AUDIT_HASH_LEN];
     memcpy(other, cp->head_hash, sizeof(other));
     other[0] ^= 1;
-    CHECK(rb_audit_checkpoint_check_token(&p.ctx, cp->signer, cp->token, cp->token_len, other,
+    CHECK(rb_audit_checkpoint_check_token(&p.ctx, cp->signer, NULL, cp->token, cp->token_len, other,
                                           NULL, &err) != RB_OK);
     /* The issuing CA is not a TSA: no such signer. */
-    CHECK(rb_audit_checkpoint_check_token(&p.ctx, "issuing", cp->token, cp->token_len,
+    CHECK(rb_audit_checkpoint_check_token(&p.ctx, "issuing", NULL, cp->token, cp->token_len,
                                           cp->head_hash, NULL, &err) != RB_OK);
+    /* Pinned certificates: the TSA's own passes, the issuing CA's alone does not. */
+    rb_authority *tsa = NULL, *issuing = NULL;
+    REQUIRE(rb_authority_load(&p.ctx, NULL, RB_ROLE_TSA, 0, NULL, &tsa, &err) == RB_OK);
+    REQUIRE(rb_authority_load(&p.ctx, NULL, RB_ROLE_ISSUING, 0, NULL, &issuing, &err) == RB_OK);
+    STACK_OF(X509) *pinned = sk_X509_new_null();
+    REQUIRE(pinned != NULL && sk_X509_push(pinned, tsa->cert));
+    CHECK(rb_audit_checkpoint_check_token(&p.ctx, cp->signer, pinned, cp->token, cp->token_len,
+                                          cp->head_hash, NULL, &err) == RB_OK);
+    sk_X509_set(pinned, 0, issuing->cert);
+    CHECK(rb_audit_checkpoint_check_token(&p.ctx, cp->signer, pinned, cp->token, cp->token_len,
+                                          cp->head_hash, NULL, &err) != RB_OK);
+    sk_X509_free(pinned);
+    rb_authority_free(tsa);
+    rb_authority_free(issuing);
     /* A token cut short is not a token. */
-    CHECK(rb_audit_checkpoint_check_token(&p.ctx, cp->signer, cp->token, cp->token_len / 2,
+    CHECK(rb_audit_checkpoint_check_token(&p.ctx, cp->signer, NULL, cp->token, cp->token_len / 2,
                                           cp->head_hash, NULL, &err) != RB_OK);
     rb_audit_checkpoint_clear(&first.cp);
     close_provider(&p);
