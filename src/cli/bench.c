@@ -255,7 +255,7 @@ typedef struct bench_store {
     rb_issuer *issuer;
     int is_open;
     double *rates; /* certificates/s, one per round */
-    char dir[1200];
+    char dir[1200], db[1300];
 } bench_store;
 
 static int bench_store_open(bench_store *b, const bench_opts *o, cli_globals *g, const char *name)
@@ -272,10 +272,14 @@ static int bench_store_open(bench_store *b, const bench_opts *o, cli_globals *g,
         perror(b->dir);
         return CLI_EXIT_FAIL;
     }
+    snprintf(b->db, sizeof(b->db), "%s/rubrica.db", b->dir);
     b->rates = calloc((size_t)o->rounds, sizeof(*b->rates));
-    g->data_dir = b->dir; /* the context keeps the pointer */
+    /* Its own SQLite file, whatever RUBRICA_DB says; the context keeps the pointers. */
+    g->data_dir = b->dir;
+    g->db = b->db;
     int rc = b->rates ? cli_open(g, &b->ctx) : CLI_EXIT_FAIL;
     g->data_dir = NULL;
+    g->db = NULL;
     if (rc != 0)
         return rc;
     b->is_open = 1;
@@ -444,6 +448,9 @@ static int run_issue(int argc, char **argv)
             break;
         }
     }
+    if (g.db != NULL)
+        return cli_usage_error(&cli_bench_commands[0], "the bench makes its own SQLite stores in "
+                                                       "the work directory; --db does not apply");
     if (o.count < 1 || o.batch < 1 || o.openssl_sample < 0 || o.prefill < 0 || o.rounds < 1 ||
         o.openssl_sample > o.count)
         return cli_usage_error(&cli_bench_commands[0], "counts must be positive, and the "
