@@ -192,8 +192,7 @@ echo "-- on PostgreSQL"
 if [ -n "${RUBRICA_TEST_PG:-}" ] && command -v psql >/dev/null; then
   schema=checkpoint_$$_$RANDOM
   psql -q "$RUBRICA_TEST_PG" -c "CREATE SCHEMA $schema" >/dev/null 2>&1
-  case $RUBRICA_TEST_PG in *\?*) sep='&' ;; *) sep='?' ;; esac
-  PG="$RUBRICA_TEST_PG${sep}options=-csearch_path%3D$schema"
+  PG=$(pg_schema_url "$schema")
   pgdata=$WORK/pgdata
   ok "init on PostgreSQL" "$RUBRICA" init --data "$pgdata" --db "$PG"
   "$RUBRICA" audit checkpoint --data "$pgdata" --db "$PG" --json >"$WORK/pg.json" 2>&1

@@ -157,8 +157,7 @@ stop_servers
 if [ -n "${RUBRICA_TEST_PG:-}" ] && command -v psql >/dev/null; then
   schema=faults_$$_$RANDOM
   psql -q "$RUBRICA_TEST_PG" -c "CREATE SCHEMA $schema" >/dev/null 2>&1
-  case $RUBRICA_TEST_PG in *\?*) sep='&' ;; *) sep='?' ;; esac
-  PG="$RUBRICA_TEST_PG${sep}options=-csearch_path%3D$schema"
+  PG=$(pg_schema_url "$schema")
   PGDATA_DIR=$WORK/pgdata
   ok "init on PostgreSQL" "$RUBRICA" init --data "$PGDATA_DIR" --db "$PG" --jurisdiction PA
   "$RUBRICA" ca cert issuing --data "$PGDATA_DIR" --db "$PG" >"$WORK/issuing.pem" 2>/dev/null

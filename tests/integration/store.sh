@@ -145,8 +145,7 @@ if [ -z "${RUBRICA_TEST_PG:-}" ]; then
   skip "a PostgreSQL server (RUBRICA_TEST_PG) for the PostgreSQL checks"
 else
   schema="it_$$_$RANDOM"
-  case "$RUBRICA_TEST_PG" in *\?*) sep='&' ;; *) sep='?' ;; esac
-  url="$RUBRICA_TEST_PG${sep}options=-csearch_path%3D$schema"
+  url=$(pg_schema_url "$schema")
   pgq() { psql "$url" -XtAq -v ON_ERROR_STOP=1 -c "$1"; }
   ok "a fresh schema for this run (psql)" psql "$RUBRICA_TEST_PG" -Xq -c "CREATE SCHEMA $schema"
   pgdata=$WORK/pgdata
@@ -178,7 +177,7 @@ else
 
   together="it_$$_${RANDOM}_b"
   psql "$RUBRICA_TEST_PG" -Xq -c "CREATE SCHEMA $together"
-  url2="$RUBRICA_TEST_PG${sep}options=-csearch_path%3D$together"
+  url2=$(pg_schema_url "$together")
   ok "two migrates at once on PostgreSQL both succeed" migrate_twice_at_once --data "$pgdata" \
     --db "$url2"
   same "two migrates at once apply each migration once (psql)" \

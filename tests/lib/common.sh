@@ -17,6 +17,13 @@ _record() { # status description
   fi
 }
 
+# pg_schema_url SCHEMA: RUBRICA_TEST_PG with SCHEMA as the search path (the schema is not made).
+pg_schema_url() {
+  local sep='?'
+  case $RUBRICA_TEST_PG in *\?*) sep='&' ;; esac
+  echo "$RUBRICA_TEST_PG${sep}options=-csearch_path%3D$1"
+}
+
 # ok DESC CMD...: passes when CMD exits 0.
 ok() {
   local desc=$1; shift

@@ -4,6 +4,7 @@
 #include "fixture.h"
 
 #include "harness.h"
+#include "ca/init.h"
 #include "store/migrate.h"
 #include "store/store.h"
 
@@ -76,4 +77,29 @@ void test_on_each_backend(const char *name, int64_t now_ms, const char *actor,
         body(&t.ctx);
         test_store_close(&t);
     }
+}
+
+int test_provider_open(rb_ctx *ctx, int64_t now_ms, char *db, size_t db_len)
+{
+    rb_error err = {0};
+    const char *dir = test_tmpdir();
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->actor = "test:provider";
+    ctx->data_dir = dir;
+    ctx->clock.fixed_ms = now_ms;
+    setenv("RUBRICA_KEY_PASS", "unit-test-passphrase", 0);
+    snprintf(db, db_len, "%s/rubrica.db", dir);
+    rb_init_params params = {.jurisdiction = "PE",
+                             .key_type = RB_KEY_EC_P256,
+                             .org = "Prueba",
+                             .base_url = "http://127.0.0.1:8080",
+                             .root_name = "root",
+                             .issuing_name = "issuing"};
+    if (rb_store_open(db, &ctx->store, &err) != RB_OK ||
+        rb_store_migrate(ctx->store, &ctx->clock, NULL, &err) != RB_OK ||
+        rb_ca_init(ctx, &params, &err) != RB_OK) {
+        fprintf(stderr, "  %s\n", err.message);
+        return 0;
+    }
+    return 1;
 }

@@ -30,4 +30,12 @@ void test_store_close(test_store *t);
 void test_on_each_backend(const char *name, int64_t now_ms, const char *actor,
                           void (*body)(rb_ctx *ctx));
 
+/*
+ * A Peruvian provider (P-256 keys in files) initialised with rb_ca_init on a
+ * SQLite file in the test's temp directory: ctx is filled in (store,
+ * data_dir, actor; the clock fixed at now_ms, or the real one for 0) and the
+ * file's path written to db. Returns 0, printing why, on failure.
+ */
+int test_provider_open(rb_ctx *ctx, int64_t now_ms, char *db, size_t db_len);
+
 #endif

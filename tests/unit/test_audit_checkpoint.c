@@ -7,6 +7,7 @@
  * that is not among them. (tests/integration/
  * audit_checkpoint.sh checks tokens with openssl and tampered stores.)
  */
+#include "fixture.h"
 #include "harness.h"
 
 #include "audit/checkpoint.h"
@@ -30,24 +31,12 @@ typedef struct provider {
 static int open_provider(provider *p)
 {
     rb_error err = {0};
-    const char *dir = test_tmpdir();
     memset(p, 0, sizeof(*p));
+    if (!test_provider_open(&p->ctx, T0, p->db, sizeof(p->db)))
+        return 0;
     p->ctx.actor = "test:checkpoint";
-    p->ctx.data_dir = dir;
-    p->ctx.clock.fixed_ms = T0;
-    setenv("RUBRICA_KEY_PASS", "unit-test-passphrase", 0);
-    snprintf(p->db, sizeof(p->db), "%s/rubrica.db", dir);
-    rb_init_params params = {.jurisdiction = "PE",
-                             .key_type = RB_KEY_EC_P256,
-                             .org = "Prueba",
-                             .base_url = "http://127.0.0.1:8080",
-                             .root_name = "root",
-                             .issuing_name = "issuing"};
     rb_tsa_config cfg = {.db = p->db, .policy = RB_TSA_DEFAULT_POLICY};
-    if (rb_store_open(p->db, &p->ctx.store, &err) != RB_OK ||
-        rb_store_migrate(p->ctx.store, &p->ctx.clock, NULL, &err) != RB_OK ||
-        rb_ca_init(&p->ctx, &params, &err) != RB_OK ||
-        rb_tsa_new_from_store(&cfg, &p->ctx, NULL, &p->tsa, &err) != RB_OK) {
+    if (rb_tsa_new_from_store(&cfg, &p->ctx, NULL, &p->tsa, &err) != RB_OK) {
         fprintf(stderr, "  %s\n", err.message);
         return 0;
     }

@@ -4,6 +4,7 @@
  * audit chain holds across a batch, and one key cannot be certified for two
  * subjects within one batch.
  */
+#include "fixture.h"
 #include "harness.h"
 
 #include "audit/audit.h"
@@ -19,23 +20,11 @@
 static int open_provider(rb_ctx *ctx, rb_issuer **issuer)
 {
     rb_error err = {0};
-    char location[600];
-    const char *dir = test_tmpdir();
-    memset(ctx, 0, sizeof(*ctx));
+    char db[600];
+    if (!test_provider_open(ctx, 0, db, sizeof(db)))
+        return 0;
     ctx->actor = "test:issuer";
-    ctx->data_dir = dir;
-    setenv("RUBRICA_KEY_PASS", "unit-test-passphrase", 0);
-    snprintf(location, sizeof(location), "%s/rubrica.db", dir);
-    rb_init_params p = {.jurisdiction = "PE",
-                        .key_type = RB_KEY_EC_P256,
-                        .org = "Prueba",
-                        .base_url = "http://127.0.0.1:8080",
-                        .root_name = "root",
-                        .issuing_name = "issuing"};
-    if (rb_store_open(location, &ctx->store, &err) != RB_OK ||
-        rb_store_migrate(ctx->store, &ctx->clock, NULL, &err) != RB_OK ||
-        rb_ca_init(ctx, &p, &err) != RB_OK ||
-        rb_ca_open_issuer(ctx, NULL, NULL, issuer, &err) != RB_OK) {
+    if (rb_ca_open_issuer(ctx, NULL, NULL, issuer, &err) != RB_OK) {
         fprintf(stderr, "  %s\n", err.message);
         return 0;
     }
