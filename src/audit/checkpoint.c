@@ -232,9 +232,10 @@ rb_status rb_audit_checkpoint_make(rb_ctx *ctx, rb_tsa *tsa, int *made, rb_audit
         s = store_checkpoint(ctx, &cp, err);
     OPENSSL_free(req);
     free(resp);
-    if (s == RB_OK)
-        *made = 1;
-    if (s == RB_OK && out != NULL)
+    *made = s == RB_OK;
+    if (s == RB_ECONFLICT)
+        s = RB_OK; /* another process fixed the same record first: its checkpoint stands */
+    if (*made && out != NULL)
         *out = cp;
     else
         rb_audit_checkpoint_clear(&cp);

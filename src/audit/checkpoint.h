@@ -35,8 +35,10 @@ void rb_audit_checkpoint_clear(rb_audit_checkpoint *cp);
  * Time-stamps the current chain head with tsa, stores the checkpoint and
  * appends an audit.checkpoint record, in one transaction (the token is
  * obtained before it, since the TSA records its token on its own
- * connection). *made is 0, and nothing is written, when the head is already
- * checkpointed or the log is empty. out (may be NULL) receives the checkpoint.
+ * connection). *made is 0, and nothing is written, when the log is empty,
+ * nothing was logged since the last checkpoint, or another process (a second
+ * `rubrica serve` on the same PostgreSQL) checkpointed the same record first.
+ * out (may be NULL) receives the checkpoint.
  */
 rb_status rb_audit_checkpoint_make(rb_ctx *ctx, rb_tsa *tsa, int *made, rb_audit_checkpoint *out,
                                    rb_error *err) RB_MUST_CHECK;
