@@ -15,6 +15,7 @@
 #include "pki/x509util.h"
 #include "store/store.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -269,7 +270,12 @@ static int bench_store_open(bench_store *b, const bench_opts *o, cli_globals *g,
                         .issuing_name = "issuing"};
     snprintf(b->dir, sizeof(b->dir), "%s/%s", o->work_dir, name);
     if (mkdir(b->dir, 0700) != 0) {
-        perror(b->dir);
+        if (errno == EEXIST)
+            fprintf(stderr,
+                    "rubrica: %s already exists: give --work-dir a new or empty directory\n",
+                    b->dir);
+        else
+            perror(b->dir);
         return CLI_EXIT_FAIL;
     }
     snprintf(b->db, sizeof(b->db), "%s/rubrica.db", b->dir);
@@ -324,6 +330,26 @@ static double median(double *values, int n)
     return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
+/* One real certificate from b's CA: what the prefill stores as every row's DER. */
+static int sample_certificate(bench_store *b, const uint8_t *csr, size_t len, unsigned char **der,
+                              int *der_len)
+{
+    rb_error err = {0};
+    rb_issued out = {0};
+    json_t *fields = json_pack("{s:s,s:s,s:s}", "given_name", "Ana", "surname", "Muestra",
+                               "id_number", "29999999");
+    rb_issue_request req = {
+        .csr = csr, .csr_len = len, .profile = "natural-person", .fields = fields};
+    rb_status s = rb_ca_issue(&b->ctx, b->issuer, &req, 1, &out, &err);
+    json_decref(fields);
+    if (s != RB_OK)
+        return cli_report(&err);
+    *der = NULL;
+    *der_len = i2d_X509(out.cert, der);
+    X509_free(out.cert);
+    return *der_len > 0 ? 0 : CLI_EXIT_FAIL;
+}
+
 /*
  * The empty store and the prefilled one are measured in alternating rounds
  * (empty first in odd rounds, prefilled first in even ones) on the same
@@ -339,7 +365,8 @@ static int run_bench(const bench_opts *o, cli_globals *g)
     double openssl_secs = 0;
     fprintf(stderr, "preparing %d CSRs and %s CAs in %s ...\n", total,
             rb_key_type_name(o->key_type), o->work_dir);
-    if (make_csrs(total, &csrs, &lens) != 0) {
+    /* One more for the prefill's sample certificate. */
+    if (make_csrs(total + 1, &csrs, &lens) != 0) {
         fprintf(stderr, "rubrica: cannot make CSRs\n");
         return CLI_EXIT_FAIL;
     }
@@ -347,8 +374,13 @@ static int run_bench(const bench_opts *o, cli_globals *g)
     if (rc == 0 && o->prefill)
         rc = bench_store_open(&full, o, g, "prefilled");
     if (rc == 0 && o->prefill) {
+        unsigned char *sample = NULL;
+        int sample_len = 0;
         fprintf(stderr, "adding %d stored certificates ...\n", o->prefill);
-        rc = prefill(&full.ctx, o->prefill, csrs[0], lens[0]);
+        rc = sample_certificate(&full, csrs[total], lens[total], &sample, &sample_len);
+        if (rc == 0)
+            rc = prefill(&full.ctx, o->prefill, sample, (size_t)sample_len);
+        OPENSSL_free(sample);
         sync(); /* the kernel's write-back of the prefill would slow the first rounds' fsyncs */
     }
     for (int r = 0; rc == 0 && r < o->rounds; r++) {
@@ -379,7 +411,7 @@ static int run_bench(const bench_opts *o, cli_globals *g)
     }
     bench_store_close(&full);
     bench_store_close(&empty);
-    for (int i = 0; i < total; i++)
+    for (int i = 0; i <= total; i++)
         OPENSSL_free(csrs[i]);
     free(csrs);
     free(lens);
@@ -458,6 +490,10 @@ static int run_issue(int argc, char **argv)
     int made_work_dir = o.work_dir == NULL;
     if (made_work_dir && (o.work_dir = mkdtemp(work)) == NULL) {
         perror("mkdtemp");
+        return CLI_EXIT_FAIL;
+    }
+    if (!made_work_dir && mkdir(o.work_dir, 0700) != 0 && errno != EEXIST) {
+        perror(o.work_dir);
         return CLI_EXIT_FAIL;
     }
     if (getenv("RUBRICA_KEY_PASS") == NULL)
