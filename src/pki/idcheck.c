@@ -373,6 +373,14 @@ static const struct {
 
 #define TYPE_LIST "pe-dni, pe-ruc, pe-ce, pa-cedula, pa-ruc, py-ci, py-ruc, sv-dui, sv-nit"
 
+int rb_id_type_known(const char *type)
+{
+    for (size_t i = 0; type != NULL && i < sizeof(validators) / sizeof(validators[0]); i++)
+        if (strcmp(type, validators[i].type) == 0)
+            return 1;
+    return 0;
+}
+
 rb_status rb_id_check(const char *type, const char *value, const char *dv, char *normalised,
                       size_t len, rb_error *err)
 {

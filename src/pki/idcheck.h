@@ -91,6 +91,9 @@ rb_status rb_id_sv_nit(const char *value, char *normalised, size_t len,
 rb_status rb_id_check(const char *type, const char *value, const char *dv, char *normalised,
                       size_t len, rb_error *err) RB_MUST_CHECK;
 
+/* 1 when rb_id_check has a validator for type, else 0. */
+int rb_id_type_known(const char *type);
+
 /*
  * The checks every validator starts with, for use by new ones: value is
  * present, at most RB_ID_INPUT_MAX bytes, printable ASCII without surrounding

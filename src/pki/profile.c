@@ -5,8 +5,12 @@
  */
 #include "pki/profile.h"
 
+#include "core/reader.h"
+#include "pki/idcheck.h"
+
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +86,36 @@ static rb_status bad(loader *l, const char *key, const char *what)
     return rb_fail(l->err, RB_EINVAL, NULL, "%s: '%s' %s", l->path, key, what);
 }
 
+/* Text that may reach a certificate or a terminal: UTF-8, no control characters. */
+static int is_clean_text(const char *text)
+{
+    rb_error ignored = {0};
+    return rb_text_check("text", text, SIZE_MAX, &ignored) == RB_OK;
+}
+
+/*
+ * Profile and document type names are typed on command lines and appear in
+ * URLs and records: lower-case letters, digits and '-', at most max_len long.
+ */
+static int is_plain_name(const char *name, size_t max_len)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > max_len || name[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* A two-letter code in capitals: PE, PA, PY, SV (ISO 3166-1 alpha-2). */
+static int is_country_code(const char *code)
+{
+    return strlen(code) == 2 && code[0] >= 'A' && code[0] <= 'Z' && code[1] >= 'A' &&
+           code[1] <= 'Z';
+}
+
 static rb_status get_string(loader *l, json_t *obj, const char *key, int required, char *out,
                             size_t len)
 {
@@ -96,6 +130,8 @@ static rb_status get_string(loader *l, json_t *obj, const char *key, int require
         return bad(l, key, "must be a string");
     if (strlen(json_string_value(v)) >= len)
         return bad(l, key, "is too long");
+    if (!is_clean_text(json_string_value(v)))
+        return bad(l, key, "must be UTF-8 text without control characters");
     snprintf(out, len, "%s", json_string_value(v));
     return RB_OK;
 }
@@ -241,11 +277,13 @@ static rb_status load_profile(loader *l, const char *name, json_t *obj, const rb
                                           "notice",
                                           NULL};
     char subject[16];
+    if (!is_plain_name(name, sizeof(p->name) - 1))
+        return bad(l, "profiles",
+                   "names a profile with other than lower-case letters, digits and '-' "
+                   "(at most 47)");
     l->profile = name;
     if (!json_is_object(obj))
         return bad(l, name, "must be an object");
-    if (strlen(name) >= sizeof(p->name))
-        return bad(l, name, "name is too long");
     snprintf(p->name, sizeof(p->name), "%s", name);
     p->max_validity_days = j->max_validity_days;
     rb_status s = check_keys(l, obj, allowed);
@@ -322,8 +360,12 @@ static rb_status load_settings(loader *l, json_t *doc, rb_jurisdiction *j)
         s = get_string(l, doc, "jurisdiction", 1, j->code, sizeof(j->code));
     if (s == RB_OK)
         s = get_string(l, doc, "name", 1, j->name, sizeof(j->name));
+    if (s == RB_OK && !is_country_code(j->code))
+        s = bad(l, "jurisdiction", "must be a two-letter code in capitals, like PE");
     if (s == RB_OK)
         s = get_string(l, doc, "country", 1, j->country, sizeof(j->country));
+    if (s == RB_OK && !is_country_code(j->country))
+        s = bad(l, "country", "must be a two-letter code in capitals, like PE");
     if (s == RB_OK)
         s = get_string(l, doc, "law", 0, j->law, sizeof(j->law));
     if (s == RB_OK)
@@ -351,6 +393,8 @@ static rb_status load_settings(loader *l, json_t *doc, rb_jurisdiction *j)
         s = bad(l, "org_id", "must be an object {type, prefix}");
     if (s == RB_OK)
         s = get_string(l, org, "type", 1, j->org_id_type, sizeof(j->org_id_type));
+    if (s == RB_OK && !rb_id_type_known(j->org_id_type))
+        s = bad(l, "org_id", "names a document type no validator checks (see 'rubrica id check')");
     if (s == RB_OK)
         s = get_string(l, org, "prefix", 1, j->org_id_prefix, sizeof(j->org_id_prefix));
     if (s == RB_OK)
@@ -368,7 +412,16 @@ static rb_status load_id_prefixes(loader *l, json_t *doc, rb_jurisdiction *j)
     json_object_foreach(types, key, entry)
     {
         json_t *prefix = json_object_get(entry, "prefix");
-        if (!json_is_string(prefix) || strlen(json_string_value(prefix)) > 15)
+        if (!is_plain_name(key, RB_ID_TYPE_MAX_LEN))
+            return bad(l, "id_types",
+                       "names a document type with other than lower-case letters, digits and "
+                       "'-' (at most 15)");
+        /* A passport has no check digit: its number is only checked for form. */
+        if (strcmp(key, "passport") != 0 && !rb_id_type_known(key))
+            return bad(l, "id_types",
+                       "names a document type no validator checks (see 'rubrica id check')");
+        if (!json_is_string(prefix) || strlen(json_string_value(prefix)) > 15 ||
+            !is_clean_text(json_string_value(prefix)))
             return bad(l, "id_types", "needs a short prefix string for every type");
         json_object_set(j->id_prefixes, key, prefix);
     }
@@ -379,11 +432,23 @@ static rb_status load_id_prefixes(loader *l, json_t *doc, rb_jurisdiction *j)
 
 rb_status rb_jurisdiction_load(const char *path, rb_jurisdiction **out, rb_error *err)
 {
+    uint8_t *text = NULL;
+    size_t len = 0;
+    rb_status s = rb_read_file(path, RB_JURISDICTION_MAX_BYTES, &text, &len, err);
+    if (s == RB_OK)
+        s = rb_jurisdiction_parse(path, (const char *)text, len, out, err);
+    free(text);
+    return s;
+}
+
+rb_status rb_jurisdiction_parse(const char *source, const char *text, size_t len,
+                                rb_jurisdiction **out, rb_error *err)
+{
     json_error_t jerr;
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (doc == NULL)
-        return rb_fail(err, RB_EINVAL, NULL, "%s: line %d: %s", path, jerr.line, jerr.text);
-    loader l = {.path = path, .err = err};
+        return rb_fail(err, RB_EINVAL, NULL, "%s: line %d: %s", source, jerr.line, jerr.text);
+    loader l = {.path = source, .err = err};
     rb_jurisdiction *j = calloc(1, sizeof(*j));
     json_t *profiles = json_object_get(doc, "profiles"), *entry;
     const char *name;

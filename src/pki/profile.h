@@ -48,6 +48,7 @@ typedef enum rb_subject_kind {
 
 #define RB_PROFILE_MAX_EKU      4
 #define RB_PROFILE_MAX_ID_TYPES 6
+#define RB_ID_TYPE_MAX_LEN      15 /* pe-dni, passport, ... */
 
 typedef struct rb_profile {
     char name[48];
@@ -55,7 +56,7 @@ typedef struct rb_profile {
     rb_subject_kind subject;
     unsigned required; /* bit (1u << rb_field) */
     unsigned optional;
-    char id_types[RB_PROFILE_MAX_ID_TYPES][16]; /* accepted id_type values */
+    char id_types[RB_PROFILE_MAX_ID_TYPES][RB_ID_TYPE_MAX_LEN + 1]; /* accepted id_type values */
     size_t id_type_count;
     unsigned key_usage; /* OpenSSL KU_* bits */
     int eku_nids[RB_PROFILE_MAX_EKU];
@@ -87,9 +88,19 @@ typedef struct rb_jurisdiction {
     size_t profile_count;
 } rb_jurisdiction;
 
+/* A jurisdiction file larger than this is refused before it is parsed. */
+#define RB_JURISDICTION_MAX_BYTES (1024 * 1024)
+
 /* Loads and validates a jurisdiction file. Free with rb_jurisdiction_free. */
 rb_status rb_jurisdiction_load(const char *path, rb_jurisdiction **out,
                                rb_error *err) RB_MUST_CHECK;
+
+/*
+ * The same from len bytes of JSON text already in memory; source names them
+ * in messages (the file's path, say).
+ */
+rb_status rb_jurisdiction_parse(const char *source, const char *text, size_t len,
+                                rb_jurisdiction **out, rb_error *err) RB_MUST_CHECK;
 void rb_jurisdiction_free(rb_jurisdiction *jurisdiction);
 
 /* The profile called name, borrowed from jurisdiction; NULL with an error if unknown. */

@@ -6,6 +6,7 @@
  */
 #include "harness.h"
 
+#include "core/reader.h"
 #include "pki/lint.h"
 #include "pki/subject.h"
 #include "pki/x509util.h"
@@ -736,4 +737,78 @@ TEST(key_policy_refuses_weak_keys_other_curves_and_other_types)
     /* Regression: a P-256 key spelled out with explicit parameters was accepted and copied
      * into the certificate as specifiedCurve, which RFC 5480 forbids. */
     CHECK(key_policy(explicit_p256(), "RFC 5480 2.1.1: EC keys name their curve"));
+}
+
+/*
+ * 1 when the shipped PE file with its first `from` replaced by `to` is
+ * refused with a message containing needle; a replacement that does not apply
+ * fails the check, so an edit of the shipped file cannot silently empty it.
+ */
+static int edited_pe_refused(const char *from, const char *to, const char *needle)
+{
+    uint8_t *text = NULL;
+    size_t len = 0;
+    rb_error err = {0};
+    if (rb_read_file("profiles/PE.json", RB_JURISDICTION_MAX_BYTES, &text, &len, &err) != RB_OK)
+        return 0;
+    char *at = strstr((char *)text, from);
+    size_t edited_len = len - (at ? strlen(from) : 0) + strlen(to);
+    char *edited = malloc(edited_len + 1);
+    int ok = at != NULL && edited != NULL;
+    if (ok) {
+        size_t head = (size_t)(at - (char *)text);
+        memcpy(edited, text, head);
+        memcpy(edited + head, to, strlen(to));
+        memcpy(edited + head + strlen(to), at + strlen(from), len - head - strlen(from));
+        rb_jurisdiction *j = NULL;
+        ok = rb_jurisdiction_parse("PE.json", edited, edited_len, &j, &err) == RB_EINVAL &&
+             j == NULL && strstr(err.message, needle) != NULL;
+        if (!ok)
+            fprintf(stderr, "  %s -> %s: %s\n", from, to, j ? "accepted" : err.message);
+        rb_jurisdiction_free(j);
+    }
+    free(edited);
+    free(text);
+    return ok;
+}
+
+TEST(jurisdiction_files_are_checked_before_anything_reaches_a_certificate)
+{
+    rb_jurisdiction *j = NULL;
+    rb_error err = {0};
+    CHECK(rb_jurisdiction_parse("x.json", "{\"jurisdiction\": \"PE\"", 21, &j, &err) == RB_EINVAL);
+    CHECK(strstr(err.message, "x.json: line 1") != NULL);
+    CHECK(edited_pe_refused("\"jurisdiction\": \"PE\"", "\"jurisdiction\": \"pe\"",
+                            "'jurisdiction' must be a two-letter code"));
+    CHECK(
+        edited_pe_refused("\"country\": \"PE\"", "\"country\": \"PER\"", "'country' is too long"));
+    CHECK(edited_pe_refused("\"natural-person\": {", "\"Natural Person\": {",
+                            "names a profile with other than lower-case letters"));
+    CHECK(edited_pe_refused("\"pe-ce\": {", "\"pe-carne-de-extranjeria\": {",
+                            "names a document type with other than lower-case letters"));
+    CHECK(edited_pe_refused("\"pe-ce\": {", "\"pe-cedula\": {",
+                            "names a document type no validator checks"));
+    CHECK(edited_pe_refused("\"type\": \"pe-ruc\"", "\"type\": \"pe-nit\"",
+                            "'org_id' names a document type no validator checks"));
+    CHECK(edited_pe_refused("\"prefix\": \"PNOPE-\"", "\"prefix\": \"PNO\\u0007PE-\"",
+                            "needs a short prefix string"));
+    CHECK(edited_pe_refused("\"description\": \"Persona natural con documento nacional\"",
+                            "\"description\": \"Persona\\u001b[2Jnatural\"",
+                            "'description' must be UTF-8 text without control characters"));
+    char *big = malloc(RB_JURISDICTION_MAX_BYTES + 2);
+    REQUIRE(big != NULL);
+    memset(big, ' ', RB_JURISDICTION_MAX_BYTES + 1);
+    big[0] = '{';
+    big[RB_JURISDICTION_MAX_BYTES] = '}';
+    big[RB_JURISDICTION_MAX_BYTES + 1] = '\0';
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/big.json", test_tmpdir());
+    FILE *f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    fputs(big, f);
+    fclose(f);
+    free(big);
+    rb_error_clear(&err);
+    CHECK(rb_jurisdiction_load(path, &j, &err) == RB_EINVAL && j == NULL);
+    CHECK(strstr(err.message, "larger than the limit") != NULL);
 }
