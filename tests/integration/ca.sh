@@ -67,7 +67,8 @@ NID[PE]=10117410-2 SERIALNUMBER[PE]=PNOPE-10117410
 ORGID[PE]=20512333797 ORGIDENT[PE]=NTRPE-20512333797
 FOREIGN_TYPE[PE]=pe-ce FOREIGN_ID[PE]=AB12345 FOREIGN_SERIAL[PE]=PE:CE-AB12345
 NID[PA]=8-274-125 SERIALNUMBER[PA]=IDCPA-8-274-125
-ORGID[PA]=61302-14-123411 ORGIDENT[PA]=NTRPA-61302-14-123411-22
+# Panama: the RUC with the DV its holder declared, which is checked.
+ORGID[PA]="61302-14-123411 DV 22" ORGIDENT[PA]=NTRPA-61302-14-123411-22
 FOREIGN_TYPE[PA]=passport FOREIGN_ID[PA]=X1234567 FOREIGN_SERIAL[PA]=PASPA-X1234567
 NID[PY]=1068460 SERIALNUMBER[PY]=IDCPY-1068460
 ORGID[PY]=80028061-0 ORGIDENT[PY]=VATPY-80028061-0
@@ -220,6 +221,10 @@ identifiers PE 1
 setup PA ec-p384
 every_profile PA 1
 identifiers PA 1
+fails "PA: an e-invoice for a mistyped RUC with its holder's DV is refused" \
+  "$RUBRICA" cert issue --data "$WORK/PA/data" --csr "$WORK/renew.csr" --profile e-invoice \
+  --set organization="Empresa SA" --set "org_id=61302-14-123412 DV 22"
+said "PA: the refusal names the RUC's DV" "the DV of RUC 61302-14-123412 is"
 setup PY rsa-2048
 every_profile PY 0
 identifiers PY 0

@@ -554,6 +554,30 @@ TEST(subject_of_an_organization_and_a_foreigner)
     rb_jurisdiction_free(j);
 }
 
+TEST(subject_of_a_panama_organization_checks_the_declared_dv)
+{
+    rb_jurisdiction *j = NULL;
+    rb_error err = {0};
+    REQUIRE(rb_jurisdiction_load("profiles/PA.json", &j, &err) == RB_OK);
+    rb_subject s;
+    /* Without a DV it is computed (DOMAIN §5, worked example 8-274-125: 91). */
+    REQUIRE(build(j, "e-invoice", &s, &err, "organization=Ferretería Ejemplo", "org_id=8-274-125",
+                  NULL) == RB_OK);
+    CHECK_STR(entry(s.name, NID_organizationIdentifier), "NTRPA-8-274-125-91");
+    rb_subject_clear(&s);
+    REQUIRE(build(j, "e-invoice", &s, &err, "organization=Ferretería Ejemplo",
+                  "org_id=8-274-125 DV 91", NULL) == RB_OK);
+    CHECK_STR(entry(s.name, NID_organizationIdentifier), "NTRPA-8-274-125-91");
+    rb_subject_clear(&s);
+    /* A mistyped RUC with the holder's DV: refused, not given another taxpayer's DV. */
+    CHECK(build(j, "e-invoice", &s, &err, "organization=Ferretería Ejemplo",
+                "org_id=8-274-126 DV 91", NULL) == RB_EINVAL);
+    CHECK(strstr(err.message, "the DV of RUC 8-274-126 is") != NULL);
+    CHECK(strcmp(err.rule, "DOMAIN §5 Panama RUC: DV") == 0);
+    rb_subject_clear(&s);
+    rb_jurisdiction_free(j);
+}
+
 /* 1 when building fails with RB_EINVAL, a message containing needle and a cleared subject. */
 static int refused(rb_status status, const rb_subject *s, const rb_error *err, const char *needle)
 {
