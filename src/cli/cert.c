@@ -261,6 +261,9 @@ static void print_record(const rb_cert_record *rec)
         printf(" since %s, %s (%s)", rb_time_format(rec->revoked_ms, at, sizeof(at)),
                rec->status == RB_CERT_SUSPENDED ? "certificate-hold" : rb_reason_name(rec->reason),
                rec->legal_cause ? rec->legal_cause : "");
+    if (rec->status == RB_CERT_SUSPENDED && rec->hold_until_ms)
+        printf(", until %s, then %s", rb_time_format(rec->hold_until_ms, at, sizeof(at)),
+               rb_reason_name(rec->hold_expiry_reason < 0 ? 0 : rec->hold_expiry_reason));
     printf("\n");
 }
 

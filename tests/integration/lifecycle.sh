@@ -49,6 +49,8 @@ echo "-- a hold past its limit"
 RUBRICA_FAKE_TIME=$T1 ok "suspend until $LIMIT, to become key-compromise" \
   "$RUBRICA" cert suspend "$LAPSED" --until "$LIMIT" --reason key-compromise \
   --cause "token extraviado" --data "$DATA"
+RUBRICA_FAKE_TIME=$T1 contains "cert show (text) while held: the limit and what follows" \
+  "until ${LIMIT%Z}.000Z, then key-compromise" "$RUBRICA" cert show "$LAPSED" --data "$DATA"
 fails "suspend refuses certificate-hold as what the hold becomes" \
   "$RUBRICA" cert suspend "$REL" --reason certificate-hold --data "$DATA"
 same "... and leaves that certificate valid" "$(db "SELECT status FROM certificates WHERE serial = '$REL'")" valid
