@@ -20,11 +20,16 @@
 static char command_path[256] = "rubrica";
 static char actor_name[128];
 
+/* A group's summary is followed by its verbs, read from its own table so the list cannot drift. */
 static void print_group_help(const cli_command *table, const char *prefix, FILE *out)
 {
     fprintf(out, "usage: %s <command> [options]\n\ncommands:\n", prefix);
-    for (const cli_command *c = table; c->name; c++)
-        fprintf(out, "  %-12s %s\n", c->name, c->summary);
+    for (const cli_command *c = table; c->name; c++) {
+        fprintf(out, "  %-12s %s", c->name, c->summary);
+        for (const cli_command *verb = c->children; verb && verb->name; verb++)
+            fprintf(out, "%s%s", verb == c->children ? ": " : ", ", verb->name);
+        fprintf(out, "\n");
+    }
     fprintf(out, "\nRun '%s <command> --help' for a command's options.\n", prefix);
 }
 

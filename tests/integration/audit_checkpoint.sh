@@ -214,4 +214,7 @@ else
   skip "a PostgreSQL server (RUBRICA_TEST_PG) for checkpoints on PostgreSQL"
 fi
 
+contains "rubrica --help lists the audit verbs from the audit table" \
+  "the hash-chained audit log: verify, checkpoint, checkpoints, list, record" "$RUBRICA" --help
+
 finish
