@@ -215,7 +215,7 @@ static void first_maintenance(rb_ctx *ctx, const rb_key_secret *secret)
 {
     rb_error err = {0};
     rb_maintenance_report r;
-    if (rb_maintenance_pass(ctx, secret, NULL, NULL, &r, &err) != RB_OK)
+    if (rb_maintenance_pass(ctx, secret, NULL, NULL, NULL, &r, &err) != RB_OK)
         rb_log(RB_LOG_WARN, "maintenance: %s", err.message);
     else if (r.crls_signed || r.holds_converted)
         rb_log(RB_LOG_INFO, "maintenance: %d CRLs signed, %d expired holds revoked", r.crls_signed,

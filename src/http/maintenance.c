@@ -29,6 +29,7 @@ struct rb_maintenance {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int stopping;
+    rb_ocsp_presign_cursor presign; /* how far OCSP pre-signing has looked */
 };
 
 static void keep_first(rb_error *first, const rb_error *err, rb_status s)
@@ -38,7 +39,7 @@ static void keep_first(rb_error *first, const rb_error *err, rb_status s)
 }
 
 rb_status rb_maintenance_pass(rb_ctx *ctx, const rb_key_secret *secret,
-                              const rb_ocsp_responder *ocsp,
+                              const rb_ocsp_responder *ocsp, rb_ocsp_presign_cursor *presign,
                               const rb_maintenance_checkpoints *checkpoints,
                               rb_maintenance_report *report, rb_error *err)
 {
@@ -49,7 +50,8 @@ rb_status rb_maintenance_pass(rb_ctx *ctx, const rb_key_secret *secret,
     s = rb_ca_expire_holds(ctx, &report->holds_converted, &step);
     keep_first(&first, &step, s);
     if (ocsp != NULL) {
-        s = rb_ocsp_presign_all(ocsp, ctx, 0, &report->ocsp_signed, &step);
+        s = presign ? rb_ocsp_presign_since(ocsp, ctx, 0, presign, &report->ocsp_signed, &step)
+                    : rb_ocsp_presign_all(ocsp, ctx, 0, &report->ocsp_signed, &step);
         keep_first(&first, &step, s);
     }
     if (checkpoints != NULL && checkpoints->tsa != NULL) {
@@ -85,8 +87,8 @@ static void run_pass(rb_maintenance *m)
         rb_log(RB_LOG_WARN, "maintenance: cannot open the store: %s", err.message);
         return;
     }
-    rb_status s =
-        rb_maintenance_pass(&m->ctx, m->cfg.secret, m->cfg.ocsp, &m->cfg.checkpoints, &r, &err);
+    rb_status s = rb_maintenance_pass(&m->ctx, m->cfg.secret, m->cfg.ocsp, &m->presign,
+                                      &m->cfg.checkpoints, &r, &err);
     if (r.crls_signed || r.holds_converted || r.ocsp_signed || r.checkpoints)
         rb_log(RB_LOG_INFO,
                "maintenance: %d CRLs signed, %d expired holds revoked, %zu OCSP responses "

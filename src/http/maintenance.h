@@ -38,11 +38,13 @@ typedef struct rb_maintenance_checkpoints {
  * One pass with ctx: CRLs of every CA (each signing converts that CA's
  * expired holds in its own transaction), then any hold still past its limit
  * (a CA whose key is unavailable), then OCSP pre-signing when ocsp is not
- * NULL, then an audit checkpoint when checkpoints (may be NULL) has a TSA and
- * one is due. Every step is attempted; the first failure is returned in err.
+ * NULL (of what changed since presign's position, or of everything when
+ * presign is NULL), then an audit checkpoint when checkpoints (may be NULL)
+ * has a TSA and one is due. Every step is attempted; the first failure is
+ * returned in err.
  */
 rb_status rb_maintenance_pass(rb_ctx *ctx, const rb_key_secret *secret,
-                              const rb_ocsp_responder *ocsp,
+                              const rb_ocsp_responder *ocsp, rb_ocsp_presign_cursor *presign,
                               const rb_maintenance_checkpoints *checkpoints,
                               rb_maintenance_report *report, rb_error *err) RB_MUST_CHECK;
 

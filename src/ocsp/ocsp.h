@@ -164,4 +164,26 @@ void rb_ocsp_answer_clear(rb_ocsp_answer *answer);
 rb_status rb_ocsp_presign_all(const rb_ocsp_responder *responder, rb_ctx *ctx, int64_t refresh_ms,
                               size_t *signed_count, rb_error *err) RB_MUST_CHECK;
 
+/* How far rb_ocsp_presign_since has looked; start from all zeros. */
+typedef struct rb_ocsp_presign_cursor {
+    int64_t seen_seq;     /* the highest cert_events.audit_seq taken into account */
+    int64_t full_pass_ms; /* when the last full pass (rb_ocsp_presign_all) started; 0: never */
+} rb_ocsp_presign_cursor;
+
+/* A full pass is made at least this often, to catch anything the changes did not say. */
+#define RB_OCSP_FULL_PASS_MS (24LL * 3600 * 1000)
+
+/*
+ * The same work as rb_ocsp_presign_all without reading every certificate:
+ * the certificates with a lifecycle event (issuance included) after
+ * cursor->seen_seq, and the stored responses whose nextUpdate falls within
+ * refresh_ms (through their index). The first call, and one every
+ * RB_OCSP_FULL_PASS_MS, makes a full pass instead. On success the cursor
+ * moves to the highest event seen when the pass started, so events committed
+ * meanwhile are taken the next time.
+ */
+rb_status rb_ocsp_presign_since(const rb_ocsp_responder *responder, rb_ctx *ctx, int64_t refresh_ms,
+                                rb_ocsp_presign_cursor *cursor, size_t *signed_count,
+                                rb_error *err) RB_MUST_CHECK;
+
 #endif

@@ -762,6 +762,66 @@ TEST(ocsp_presign_all)
     fixture_free(&f);
 }
 
+/* Responses a full pass would still sign: 0 when the incremental passes missed nothing. */
+static size_t left_for_a_full_pass(fixture *f, int64_t refresh_ms)
+{
+    rb_error err = {0};
+    size_t count = 99;
+    if (rb_ocsp_presign_all(f->r, &f->ctx, refresh_ms, &count, &err) != RB_OK)
+        fprintf(stderr, "  presign: %s\n", err.message);
+    return count;
+}
+
+TEST(ocsp_presign_since_signs_what_changed)
+{
+    fixture f;
+    REQUIRE(fixture_init(&f, 1));
+    f.ctx.clock.fixed_ms = rb_ctx_now_ms(&f.ctx);
+    rb_error err = {0};
+    rb_ocsp_presign_cursor cursor = {0};
+    size_t count = 0;
+    REQUIRE(exec_ok(&f, "INSERT INTO cert_events (audit_seq, serial, at_ms, event, detail) "
+                        "VALUES (1, '0A11', 0, 'issue', '{}'), (2, '0B22', 0, 'issue', '{}')"));
+    /* The first pass is a full one, and takes the events so far into account. */
+    REQUIRE(rb_ocsp_presign_since(f.r, &f.ctx, 0, &cursor, &count, &err) == RB_OK);
+    CHECK(count == 3 && cursor.seen_seq == 2 && cursor.full_pass_ms == rb_ctx_now_ms(&f.ctx));
+    REQUIRE(rb_ocsp_presign_since(f.r, &f.ctx, 0, &cursor, &count, &err) == RB_OK);
+    CHECK(count == 0 && cursor.seen_seq == 2);
+    /* A revocation deletes the answer and adds an event, twice for the same certificate
+     * here: one new answer. An event for the expired certificate signs nothing. */
+    REQUIRE(exec_ok(&f, "UPDATE certificates SET status = 'revoked', revoked_ms = 5, reason = 1 "
+                        "WHERE serial = '0A11'"));
+    REQUIRE(exec_ok(&f, "DELETE FROM ocsp_responses WHERE serial = '0A11'"));
+    REQUIRE(exec_ok(&f, "INSERT INTO cert_events (audit_seq, serial, at_ms, event, detail) "
+                        "VALUES (3, '0A11', 0, 'revoke', '{}'), (4, '0A11', 0, 'revoke', '{}'), "
+                        "(5, '0D44', 0, 'revoke', '{}')"));
+    REQUIRE(rb_ocsp_presign_since(f.r, &f.ctx, 0, &cursor, &count, &err) == RB_OK);
+    CHECK(count == 1 && cursor.seen_seq == 5);
+    rb_ocsp_answer a = ask(&f, f.good, f.ca, 0, NULL);
+    OCSP_BASICRESP *bs = verified(&f, &a);
+    CHECK(a.from_cache && bs != NULL &&
+          status_of(bs, f.good, f.ca, NULL).status == V_OCSP_CERTSTATUS_REVOKED);
+    OCSP_BASICRESP_free(bs);
+    rb_ocsp_answer_clear(&a);
+    /* An answer removed without an event is not seen until it would fall due... */
+    REQUIRE(exec_ok(&f, "DELETE FROM ocsp_responses WHERE serial = '0C33'"));
+    REQUIRE(rb_ocsp_presign_since(f.r, &f.ctx, 0, &cursor, &count, &err) == RB_OK);
+    CHECK(count == 0);
+    CHECK(left_for_a_full_pass(&f, 0) == 1);
+    /* ... while answers within refresh_ms of their nextUpdate are found through their index. */
+    REQUIRE(rb_ocsp_presign_since(f.r, &f.ctx, RB_OCSP_DEFAULT_VALIDITY_MS + HOUR_MS, &cursor,
+                                  &count, &err) == RB_OK);
+    CHECK(count == 3);
+    CHECK(left_for_a_full_pass(&f, 0) == 0);
+    /* A day after the last full pass, the next pass is a full one again. */
+    REQUIRE(exec_ok(&f, "DELETE FROM ocsp_responses WHERE serial = '0C33'"));
+    f.ctx.clock.fixed_ms += RB_OCSP_FULL_PASS_MS;
+    REQUIRE(rb_ocsp_presign_since(f.r, &f.ctx, 0, &cursor, &count, &err) == RB_OK);
+    CHECK(count >= 1 && cursor.full_pass_ms == rb_ctx_now_ms(&f.ctx));
+    CHECK(left_for_a_full_pass(&f, 0) == 0);
+    fixture_free(&f);
+}
+
 TEST(ocsp_responder_checks_delegation)
 {
     fixture f;
