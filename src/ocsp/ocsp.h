@@ -178,7 +178,9 @@ typedef struct rb_ocsp_presign_cursor {
  * the certificates with a lifecycle event (issuance included) after
  * cursor->seen_seq, and the stored responses whose nextUpdate falls within
  * refresh_ms (through their index). The first call, and one every
- * RB_OCSP_FULL_PASS_MS, makes a full pass instead. On success the cursor
+ * RB_OCSP_FULL_PASS_MS, makes a full pass instead. Answers past their
+ * nextUpdate for certificates that have expired are deleted, so the answers
+ * falling due stay few. On success the cursor
  * moves to the highest event seen when the pass started, so events committed
  * meanwhile are taken the next time.
  */

@@ -216,6 +216,32 @@ rb_status rb_ocsp_presign_all(const rb_ocsp_responder *r, rb_ctx *ctx, int64_t r
     return s;
 }
 
+/*
+ * Deletes the answers past their nextUpdate whose certificate has expired:
+ * no walk signs them again and none is served, but the walk of answers
+ * falling due would read them on every pass. The range comes from the due
+ * index, so this reads only stale answers.
+ */
+static rb_status drop_expired_answers(rb_ctx *ctx, rb_error *err)
+{
+    rb_stmt *stmt = NULL;
+    rb_status s = rb_store_begin(ctx->store, err);
+    if (s == RB_OK)
+        s = rb_store_prepare(ctx->store,
+                             "DELETE FROM ocsp_responses WHERE next_update_ms <= $1 AND EXISTS "
+                             "(SELECT 1 FROM certificates c WHERE c.serial = ocsp_responses.serial "
+                             "AND c.not_after_ms <= $1)",
+                             &stmt, err);
+    if (s == RB_OK)
+        s = rb_stmt_bind_int64(stmt, 1, rb_ctx_now_ms(ctx));
+    if (s == RB_OK)
+        s = rb_stmt_run(stmt, err);
+    if (s == RB_OK)
+        return rb_store_commit(ctx->store, err);
+    rb_store_rollback(ctx->store);
+    return s;
+}
+
 rb_status rb_ocsp_presign_since(const rb_ocsp_responder *r, rb_ctx *ctx, int64_t refresh_ms,
                                 rb_ocsp_presign_cursor *cursor, size_t *signed_count, rb_error *err)
 {
@@ -230,6 +256,8 @@ rb_status rb_ocsp_presign_since(const rb_ocsp_responder *r, rb_ctx *ctx, int64_t
     if (s == RB_OK)
         s = full ? presign_walks(r, ctx, refresh_ms, &all, 1, &stored, err)
                  : presign_walks(r, ctx, refresh_ms, walks, 2, &stored, err);
+    if (s == RB_OK)
+        s = drop_expired_answers(ctx, err);
     if (s != RB_OK)
         return s;
     cursor->seen_seq = top;

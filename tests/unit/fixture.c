@@ -103,3 +103,17 @@ int test_provider_open(rb_ctx *ctx, int64_t now_ms, char *db, size_t db_len)
     }
     return 1;
 }
+
+int64_t test_query_int(rb_ctx *ctx, const char *sql)
+{
+    rb_error err = {0};
+    rb_stmt *stmt = NULL;
+    int has_row = 0;
+    int64_t n = -1;
+    if (rb_store_prepare(ctx->store, sql, &stmt, &err) != RB_OK)
+        return -1;
+    if (rb_stmt_step(stmt, &has_row, &err) == RB_OK && has_row)
+        n = rb_stmt_int64(stmt, 0);
+    rb_stmt_reset(stmt);
+    return n;
+}

@@ -38,4 +38,7 @@ void test_on_each_backend(const char *name, int64_t now_ms, const char *actor,
  */
 int test_provider_open(rb_ctx *ctx, int64_t now_ms, char *db, size_t db_len);
 
+/* The first column of the first row of sql (a count, say), or -1 when it cannot be read. */
+int64_t test_query_int(rb_ctx *ctx, const char *sql);
+
 #endif

@@ -61,15 +61,7 @@ static int run_sql(rb_ctx *ctx, const char *sql)
 
 static int64_t count_rows(rb_ctx *ctx)
 {
-    rb_stmt *stmt;
-    rb_error err = {0};
-    int has_row = 0;
-    int64_t n = -1;
-    if (rb_store_prepare(ctx->store, "SELECT count(*) FROM audit_log", &stmt, &err) == RB_OK &&
-        rb_stmt_step(stmt, &has_row, &err) == RB_OK && has_row)
-        n = rb_stmt_int64(stmt, 0);
-    rb_stmt_reset(stmt);
-    return n;
+    return test_query_int(ctx, "SELECT count(*) FROM audit_log");
 }
 
 /* Verifies and checks the problem and the record it names. */

@@ -21,20 +21,6 @@
 
 #define T0 1795000000000LL
 
-static int64_t count_rows(rb_ctx *ctx, const char *sql)
-{
-    rb_error err = {0};
-    rb_stmt *stmt = NULL;
-    int has_row = 0;
-    int64_t n = -1;
-    if (rb_store_prepare(ctx->store, sql, &stmt, &err) == RB_OK &&
-        rb_stmt_step(stmt, &has_row, &err) == RB_OK && has_row)
-        n = rb_stmt_int64(stmt, 0);
-    if (stmt != NULL)
-        rb_stmt_reset(stmt);
-    return n;
-}
-
 /* Runs body once per available back end, each on a fresh migrated store. */
 static void on_each_backend(void (*body)(rb_ctx *ctx))
 {
@@ -83,11 +69,11 @@ static void check_users(rb_ctx *ctx)
     CHECK(rb_user_get(ctx, "alice", &u, &err) == RB_OK);
     CHECK_STR(u.name, "alice");
     CHECK(u.role == RB_USER_OPERATOR && !u.disabled && u.created_ms == T0);
-    int64_t audited = count_rows(ctx, "SELECT COUNT(*) FROM audit_log");
+    int64_t audited = test_query_int(ctx, "SELECT COUNT(*) FROM audit_log");
     rb_error_clear(&err);
     CHECK(rb_user_add(ctx, "alice", RB_USER_AUDITOR, &err) == RB_ECONFLICT);
     CHECK(strstr(err.message, "already") != NULL);
-    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM audit_log") == audited);
+    CHECK(test_query_int(ctx, "SELECT COUNT(*) FROM audit_log") == audited);
     static const char *const bad[] = {
         "",
         "-x",
@@ -103,16 +89,16 @@ static void check_users(rb_ctx *ctx)
     CHECK(rb_user_add(ctx, "bob.smith@ra-1", RB_USER_AUDITOR, &err) == RB_OK);
     rb_error_clear(&err);
     CHECK(rb_user_get(ctx, "nobody", &u, &err) == RB_ENOTFOUND);
-    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM users") == 2);
-    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM audit_log WHERE action = 'user.add'"
-                          " AND actor = 'test:admin' AND object = 'user:alice'") == 1);
+    CHECK(test_query_int(ctx, "SELECT COUNT(*) FROM users") == 2);
+    CHECK(test_query_int(ctx, "SELECT COUNT(*) FROM audit_log WHERE action = 'user.add'"
+                              " AND actor = 'test:admin' AND object = 'user:alice'") == 1);
     CHECK(rb_user_disable(ctx, "alice", &err) == RB_OK);
     CHECK(rb_user_get(ctx, "alice", &u, &err) == RB_OK && u.disabled);
     rb_error_clear(&err);
     CHECK(rb_user_disable(ctx, "alice", &err) == RB_ESTATE);
     rb_error_clear(&err);
     CHECK(rb_user_disable(ctx, "nobody", &err) == RB_ENOTFOUND);
-    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM audit_log WHERE action = 'user.disable'") == 1);
+    CHECK(test_query_int(ctx, "SELECT COUNT(*) FROM audit_log WHERE action = 'user.disable'") == 1);
 }
 
 TEST(auth_users)
@@ -151,9 +137,10 @@ static void check_tokens(rb_ctx *ctx)
     char sql[300];
     snprintf(sql, sizeof(sql),
              "SELECT COUNT(*) FROM api_tokens WHERE token_hash = '%s' OR id = '%s'", token, token);
-    CHECK(count_rows(ctx, sql) == 0);
-    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM audit_log WHERE action = 'token.create'") == 2);
-    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM audit_log WHERE detail LIKE '%\"token\"%'") == 0);
+    CHECK(test_query_int(ctx, sql) == 0);
+    CHECK(test_query_int(ctx, "SELECT COUNT(*) FROM audit_log WHERE action = 'token.create'") == 2);
+    CHECK(test_query_int(ctx, "SELECT COUNT(*) FROM audit_log WHERE detail LIKE '%\"token\"%'") ==
+          0);
 
     memset(&u, 0, sizeof(u));
     CHECK(rb_auth_token(ctx, token, &u, &err) == RB_OK);
@@ -200,12 +187,12 @@ static void check_tokens(rb_ctx *ctx)
     CHECK(rb_user_disable(ctx, "carol", &err) == RB_OK);
     rb_error_clear(&err);
     CHECK(rb_auth_token(ctx, token2, &u, &err) == RB_EPERM);
-    int64_t tokens = count_rows(ctx, "SELECT COUNT(*) FROM api_tokens");
+    int64_t tokens = test_query_int(ctx, "SELECT COUNT(*) FROM api_tokens");
     rb_error_clear(&err);
     CHECK(rb_token_create(ctx, "carol", token, id, &err) == RB_ESTATE);
     rb_error_clear(&err);
     CHECK(rb_token_create(ctx, "nobody", token, id, &err) == RB_ENOTFOUND);
-    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM api_tokens") == tokens);
+    CHECK(test_query_int(ctx, "SELECT COUNT(*) FROM api_tokens") == tokens);
 }
 
 TEST(auth_tokens)
@@ -381,7 +368,8 @@ static void check_client_certs(rb_ctx *ctx)
     CHECK(rb_user_add_client_cert(ctx, "dave", good, &err) == RB_ECONFLICT);
     rb_error_clear(&err);
     CHECK(rb_user_add_client_cert(ctx, "nobody", theirs, &err) == RB_ENOTFOUND);
-    CHECK(count_rows(ctx, "SELECT COUNT(*) FROM audit_log WHERE action = 'user.cert_add'") == 7);
+    CHECK(test_query_int(ctx, "SELECT COUNT(*) FROM audit_log WHERE action = 'user.cert_add'") ==
+          7);
 
     /* Chain, validity, purpose. */
     CHECK(verdict(ctx, trust, good, &u) == RB_CLIENT_CERT_OK);

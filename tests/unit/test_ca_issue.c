@@ -42,20 +42,6 @@ static int make_csr(EVP_PKEY *key, unsigned char **der)
     return len;
 }
 
-static int64_t count_rows(rb_ctx *ctx, const char *sql)
-{
-    rb_error err = {0};
-    rb_stmt *stmt = NULL;
-    int has_row = 0;
-    int64_t n = -1;
-    if (rb_store_prepare(ctx->store, sql, &stmt, &err) != RB_OK)
-        return -1;
-    if (rb_stmt_step(stmt, &has_row, &err) == RB_OK && has_row)
-        n = rb_stmt_int64(stmt, 0);
-    rb_stmt_reset(stmt);
-    return n;
-}
-
 static void issue_batch(rb_ctx *ctx, rb_issuer *issuer, EVP_PKEY **keys, size_t n, rb_issued *out,
                         rb_status *status, rb_error *err)
 {
@@ -92,7 +78,7 @@ TEST(issue_stores_the_signed_bytes_and_chains_the_audit_log)
     rb_status s;
     rb_authority *ca = NULL;
     static const char events[] = "SELECT count(*) FROM cert_events WHERE event = 'issue'";
-    int64_t events_before = count_rows(&ctx, events);
+    int64_t events_before = test_query_int(&ctx, events);
     issue_batch(&ctx, issuer, keys, 3, out, &s, &err);
     CHECK(s == RB_OK);
     REQUIRE(rb_authority_load(&ctx, NULL, RB_ROLE_ISSUING, 0, NULL, &ca, &err) == RB_OK);
@@ -122,7 +108,7 @@ TEST(issue_stores_the_signed_bytes_and_chains_the_audit_log)
     rb_audit_report report = {0};
     CHECK(rb_audit_verify(&ctx, &report, &err) == RB_OK);
     CHECK(report.problem == RB_AUDIT_OK);
-    CHECK(count_rows(&ctx, events) == events_before + 3);
+    CHECK(test_query_int(&ctx, events) == events_before + 3);
     rb_authority_free(ca);
     for (int i = 0; i < 3; i++)
         EVP_PKEY_free(keys[i]);
@@ -141,13 +127,13 @@ TEST(issue_refuses_one_key_for_two_subjects_in_one_batch)
     memset(out, 0, sizeof(out));
     rb_error err = {0};
     rb_status s;
-    int64_t before = count_rows(&ctx, "SELECT count(*) FROM certificates");
-    int64_t audit_before = count_rows(&ctx, "SELECT count(*) FROM audit_log");
+    int64_t before = test_query_int(&ctx, "SELECT count(*) FROM certificates");
+    int64_t audit_before = test_query_int(&ctx, "SELECT count(*) FROM audit_log");
     issue_batch(&ctx, issuer, keys, 3, out, &s, &err);
     CHECK(s == RB_ECONFLICT);
     CHECK(strstr(err.message, "request 3") != NULL);
-    CHECK(count_rows(&ctx, "SELECT count(*) FROM certificates") == before);
-    CHECK(count_rows(&ctx, "SELECT count(*) FROM audit_log") == audit_before);
+    CHECK(test_query_int(&ctx, "SELECT count(*) FROM certificates") == before);
+    CHECK(test_query_int(&ctx, "SELECT count(*) FROM audit_log") == audit_before);
     /* The batch left nothing behind: the same key alone is issued afterwards. */
     keys[0] = key;
     issue_batch(&ctx, issuer, keys, 1, out, &s, &err);

@@ -4,6 +4,7 @@
  * into a fresh SQLite store; every answer is checked with OCSP_basic_verify
  * against the root and read back with OpenSSL's own OCSP accessors.
  */
+#include "fixture.h"
 #include "harness.h"
 
 #include "keys/keys.h"
@@ -813,6 +814,12 @@ TEST(ocsp_presign_since_signs_what_changed)
                                   &count, &err) == RB_OK);
     CHECK(count == 3);
     CHECK(left_for_a_full_pass(&f, 0) == 0);
+    /* A stale answer for an expired certificate is deleted, a fresh one kept. */
+    REQUIRE(exec_ok(&f, "INSERT INTO ocsp_responses (serial, this_update_ms, next_update_ms, der) "
+                        "VALUES ('0D44', 0, 1, 'x')"));
+    REQUIRE(rb_ocsp_presign_since(f.r, &f.ctx, 0, &cursor, &count, &err) == RB_OK);
+    CHECK(test_query_int(&f.ctx, "SELECT count(*) FROM ocsp_responses WHERE serial = '0D44'") == 0);
+    CHECK(test_query_int(&f.ctx, "SELECT count(*) FROM ocsp_responses") == 3);
     /* A day after the last full pass, the next pass is a full one again. */
     REQUIRE(exec_ok(&f, "DELETE FROM ocsp_responses WHERE serial = '0C33'"));
     f.ctx.clock.fixed_ms += RB_OCSP_FULL_PASS_MS;
