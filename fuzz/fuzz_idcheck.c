@@ -41,18 +41,8 @@ static char *next_field(const uint8_t **data, size_t *size)
 static void check_stable(const char *type, const char *normalised)
 {
     char again[RB_ID_NORMALISED_MAX];
-    char value[RB_ID_NORMALISED_MAX];
-    const char *dv = NULL;
     rb_error err = {0};
-    snprintf(value, sizeof(value), "%s", normalised);
-    if (strcmp(type, "pa-ruc") == 0) {
-        char *mark = strstr(value, " DV ");
-        if (mark == NULL)
-            abort();
-        *mark = '\0';
-        dv = mark + 4;
-    }
-    if (rb_id_check(type, value, dv, again, sizeof(again), &err) != RB_OK)
+    if (rb_id_check(type, normalised, NULL, again, sizeof(again), &err) != RB_OK)
         abort();
     if (strcmp(again, normalised) != 0)
         abort();

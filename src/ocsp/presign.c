@@ -24,7 +24,7 @@ typedef struct presign_item {
 
 /*
  * Which certificates a walk visits, and where it resumes: every one in serial
- * order (a full pass), those with an event in (seen_seq, top_seq] in event
+ * order (a full pass), those with an event in (key, top_seq] in event
  * order, or those whose stored answer is due, in (nextUpdate, serial) order.
  */
 typedef enum presign_walk { WALK_ALL, WALK_EVENTS, WALK_DUE } presign_walk;
@@ -33,7 +33,7 @@ typedef struct presign_position {
     presign_walk walk;
     int64_t key; /* the last event's audit_seq, or the last answer's nextUpdate */
     char serial[41];
-    int64_t seen_seq, top_seq; /* WALK_EVENTS: the range of events */
+    int64_t top_seq; /* WALK_EVENTS: the last event of the range */
 } presign_position;
 
 /* $1 issuer, $2 now, $3 refresh before; then the walk's own parameters. */
@@ -249,13 +249,13 @@ rb_status rb_ocsp_presign_since(const rb_ocsp_responder *r, rb_ctx *ctx, int64_t
     int full = cursor->full_pass_ms == 0 || started - cursor->full_pass_ms >= RB_OCSP_FULL_PASS_MS;
     /* Read first: an event committed while the walks run is taken next time. */
     rb_status s = last_event_seq(ctx, &top, err);
-    presign_position walks[2] = {{.walk = WALK_EVENTS, .key = cursor->seen_seq, .top_seq = top},
-                                 {.walk = WALK_DUE, .key = -1}};
-    presign_position all = {.walk = WALK_ALL};
+    const presign_position changes[] = {
+        {.walk = WALK_EVENTS, .key = cursor->seen_seq, .top_seq = top},
+        {.walk = WALK_DUE, .key = -1}};
+    const presign_position all = {.walk = WALK_ALL};
     size_t stored = 0;
     if (s == RB_OK)
-        s = full ? presign_walks(r, ctx, refresh_ms, &all, 1, &stored, err)
-                 : presign_walks(r, ctx, refresh_ms, walks, 2, &stored, err);
+        s = presign_walks(r, ctx, refresh_ms, full ? &all : changes, full ? 1 : 2, &stored, err);
     if (s == RB_OK)
         s = drop_expired_answers(ctx, err);
     if (s != RB_OK)

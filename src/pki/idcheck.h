@@ -61,8 +61,9 @@ rb_status rb_id_pa_ruc_dv(const char *ruc, char dv[3], rb_error *err) RB_MUST_CH
 
 /*
  * Panama RUC with its DV. dv may be NULL: the DV is then computed, not
- * checked. If given it must be two digits ("05", not "5") and match. Writes
- * "RUC DV NN", e.g. "8-274-125 DV 91".
+ * checked. If given it must be two digits ("05", not "5") and match. value
+ * may also carry the DV in the form the DGI prints, "RUC DV NN", which is
+ * checked the same way. Writes "RUC DV NN", e.g. "8-274-125 DV 91".
  */
 rb_status rb_id_pa_ruc(const char *value, const char *dv, char *normalised, size_t len,
                        rb_error *err) RB_MUST_CHECK;

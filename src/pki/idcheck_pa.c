@@ -416,6 +416,17 @@ rb_status rb_id_pa_ruc(const char *value, const char *dv, char *normalised, size
                        rb_error *err)
 {
     pa_number num = {0};
+    char ruc[RB_ID_INPUT_MAX + 1];
+    /* The form the DGI prints, and this function's own output: "RUC DV NN". */
+    const char *mark = value ? memmem(value, strnlen(value, RB_ID_INPUT_MAX + 1), " DV ", 4) : NULL;
+    if (mark != NULL) {
+        if (dv != NULL && strcmp(dv, mark + 4) != 0)
+            return rb_fail(err, RB_EINVAL, RULE_RUC_DV, "the RUC is given with two DVs, %s and %s",
+                           mark + 4, dv);
+        snprintf(ruc, sizeof(ruc), "%.*s", (int)(mark - value), value);
+        dv = mark + 4;
+        value = ruc;
+    }
     rb_status rc = rb_id_input_check("Panama RUC", RULE_RUC_FORMAT, value, normalised, len, err);
     if (rc == RB_OK)
         rc = ruc_parse(value, &num, err);

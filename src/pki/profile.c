@@ -109,8 +109,7 @@ static int is_plain_name(const char *name, size_t max_len)
     return 1;
 }
 
-/* A two-letter code in capitals: PE, PA, PY, SV (ISO 3166-1 alpha-2). */
-static int is_country_code(const char *code)
+int rb_country_code_ok(const char *code)
 {
     return strlen(code) == 2 && code[0] >= 'A' && code[0] <= 'Z' && code[1] >= 'A' &&
            code[1] <= 'Z';
@@ -360,11 +359,11 @@ static rb_status load_settings(loader *l, json_t *doc, rb_jurisdiction *j)
         s = get_string(l, doc, "jurisdiction", 1, j->code, sizeof(j->code));
     if (s == RB_OK)
         s = get_string(l, doc, "name", 1, j->name, sizeof(j->name));
-    if (s == RB_OK && !is_country_code(j->code))
+    if (s == RB_OK && !rb_country_code_ok(j->code))
         s = bad(l, "jurisdiction", "must be a two-letter code in capitals, like PE");
     if (s == RB_OK)
         s = get_string(l, doc, "country", 1, j->country, sizeof(j->country));
-    if (s == RB_OK && !is_country_code(j->country))
+    if (s == RB_OK && !rb_country_code_ok(j->country))
         s = bad(l, "country", "must be a two-letter code in capitals, like PE");
     if (s == RB_OK)
         s = get_string(l, doc, "law", 0, j->law, sizeof(j->law));

@@ -40,6 +40,9 @@ const char *rb_field_name(rb_field field);
 /* Returns the field for name, or -1. */
 int rb_field_lookup(const char *name);
 
+/* 1 when code is two capital letters, like PE (an ISO 3166-1 alpha-2 code's form), else 0. */
+int rb_country_code_ok(const char *code);
+
 typedef enum rb_subject_kind {
     RB_SUBJECT_PERSON,       /* a natural person, maybe in an organisation */
     RB_SUBJECT_ORGANIZATION, /* a legal person (e-invoice) */

@@ -143,25 +143,12 @@ static rb_status person_identifier(const rb_jurisdiction *j, const rb_profile *p
     return RB_OK;
 }
 
-/*
- * organizationIdentifier: the jurisdiction's tax-ID prefix + normalised number.
- * A Panama RUC may come with the DV its holder declared, as "RUC DV NN" (the
- * form the DGI prints): the DV is then checked, so that a mistyped RUC is
- * refused rather than given the DV of another taxpayer.
- */
+/* organizationIdentifier: the jurisdiction's tax-ID prefix + normalised number. */
 static rb_status organization_identifier(const rb_jurisdiction *j, const char *value, char *out,
                                          size_t len, rb_error *err)
 {
-    char number[RB_ID_NORMALISED_MAX], ruc[RB_ID_NORMALISED_MAX];
-    const char *declared_dv = NULL, *dv_at = strstr(value, " DV ");
-    if (dv_at != NULL && strcmp(j->org_id_type, "pa-ruc") == 0) {
-        if ((size_t)(dv_at - value) >= sizeof(ruc))
-            return rb_fail(err, RB_EINVAL, NULL, "field 'org_id' is too long for a RUC");
-        snprintf(ruc, sizeof(ruc), "%.*s", (int)(dv_at - value), value);
-        value = ruc;
-        declared_dv = dv_at + strlen(" DV ");
-    }
-    rb_status s = rb_id_check(j->org_id_type, value, declared_dv, number, sizeof(number), err);
+    char number[RB_ID_NORMALISED_MAX];
+    rb_status s = rb_id_check(j->org_id_type, value, NULL, number, sizeof(number), err);
     if (s != RB_OK)
         return s;
     char *dv = strstr(number, " DV ");
@@ -272,8 +259,7 @@ rb_status rb_subject_build_in(const rb_jurisdiction *j, const rb_profile *p, jso
     const char *country = field_value(fields, RB_FIELD_COUNTRY);
     if (country == NULL)
         country = j->country;
-    if (strlen(country) != 2 || !isupper((unsigned char)country[0]) ||
-        !isupper((unsigned char)country[1]))
+    if (!rb_country_code_ok(country))
         s = rb_fail(err, RB_EINVAL, "RFC 5280 appendix A (ISO 3166 country code)",
                     "field 'country' must be two capital letters, like PE");
     json_object_set_new(out->fields, "country", json_string(country));

@@ -64,6 +64,7 @@ invalid pa-cedula 8-1-1-1 "La cédula sólo debe tener el tomo, folio y asiento.
 invalid pa-cedula -1-1 "Debe introducir el tomo de la cédula."
 valid pa-ruc 8-274-125 "8-274-125 DV 91"
 valid pa-ruc 8-274-125 "8-274-125 DV 91" --dv 91
+valid pa-ruc "8-274-125 DV 91" "8-274-125 DV 91"
 valid pa-ruc 8-2743-1253 "8-2743-1253 DV 31" --dv 31
 valid pa-ruc PE-1-19 "PE-1-19 DV 60" --dv 60
 valid pa-ruc E-1-11 "E-1-11 DV 63" --dv 63

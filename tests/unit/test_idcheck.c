@@ -172,6 +172,12 @@ TEST(idcheck_pa_ruc_dv)
     /* Without a DV the DV is computed and shown. */
     CHECK(valid("pa-ruc", "8-274-125", NULL, "8-274-125 DV 91"));
     CHECK(valid("pa-ruc", "8av-01-0196", NULL, "8AV-1-196 DV 90"));
+    /* The printed form "RUC DV NN", the validator's own output, carries its DV. */
+    CHECK(valid("pa-ruc", "8-274-125 DV 91", NULL, "8-274-125 DV 91"));
+    CHECK(valid("pa-ruc", "8-274-125 DV 91", "91", "8-274-125 DV 91"));
+    CHECK(
+        invalid("pa-ruc", "8-274-126 DV 91", NULL, "the DV of RUC 8-274-126 is", "Panama RUC: DV"));
+    CHECK(invalid("pa-ruc", "8-274-125 DV 91", "19", "two DVs", "Panama RUC: DV"));
     /* A DV below 10 is written with its leading zero, as seed 002 asks. */
     CHECK(valid("pa-ruc", "8-1-2", NULL, "8-1-2 DV 05"));
     CHECK(valid("pa-ruc", "8-1-2", "05", "8-1-2 DV 05"));
